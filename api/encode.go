@@ -1,0 +1,214 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/utask/utask/service"
+)
+
+// Media types of the responses.
+const (
+	mediaJSON = "application/json"
+	mediaYAML = "application/x-yaml"
+)
+
+// writeBody encodes v as JSON, or as YAML when the Accept header prefers
+// application/x-yaml, and writes it with the given status.
+func (s *server) writeBody(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+
+	if err := enc.Encode(v); err != nil {
+		s.cfg.Logger.ErrorContext(r.Context(), "encode response", "path", r.URL.Path, "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+
+		return
+	}
+
+	body, contentType := buf.Bytes(), mediaJSON
+
+	if prefersYAML(r.Header.Values("Accept")) {
+		y, err := yaml.JSONToYAML(body)
+		if err != nil {
+			s.cfg.Logger.ErrorContext(r.Context(), "encode yaml response", "path", r.URL.Path, "err", err)
+			w.WriteHeader(http.StatusInternalServerError)
+
+			return
+		}
+
+		body, contentType = y, mediaYAML
+	}
+
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// prefersYAML reports whether, of application/json and application/x-yaml,
+// the Accept header values rank application/x-yaml first (highest q, then
+// first listed). Anything else, including no header, means JSON.
+func prefersYAML(accept []string) bool {
+	bestQ, best := -1.0, ""
+
+	for _, value := range accept {
+		for _, part := range strings.Split(value, ",") {
+			media, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || (media != mediaJSON && media != mediaYAML) {
+				continue
+			}
+
+			q := 1.0
+			if raw, ok := params["q"]; ok {
+				if parsed, err := strconv.ParseFloat(raw, 64); err == nil {
+					q = parsed
+				}
+			}
+
+			if q > bestQ {
+				bestQ, best = q, media
+			}
+		}
+	}
+
+	return best == mediaYAML && bestQ > 0
+}
+
+// bindingError is the error of a request that cannot be decoded.
+func bindingError(err error) error {
+	return service.Errorf(service.KindBadRequest, "binding error: error parsing request body: %s", err.Error())
+}
+
+// decodeBody decodes the request body into dst. The body is YAML (JSON
+// being YAML), whatever its Content-Type; numbers are kept exact as
+// json.Number; unknown fields are ignored. A GET request or an empty body
+// leaves dst as is.
+func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	if r.Method == http.MethodGet || r.ContentLength == 0 || r.Body == nil {
+		return nil
+	}
+
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bindingError(tooLarge)
+		}
+
+		return bindingError(err)
+	}
+
+	doc, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return bindingError(err)
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+
+	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
+		return bindingError(err)
+	}
+
+	return nil
+}
+
+// query reads the query parameters of a listing. Each occurrence of a
+// parameter is one value (commas are not split) and empty occurrences are
+// dropped.
+type query struct {
+	values url.Values
+	in     string // name of the parameter set, for error messages
+}
+
+// newQuery returns the query of r without its empty values.
+func newQuery(r *http.Request, in string) query {
+	q := query{values: url.Values{}, in: in}
+
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if v != "" {
+				q.values[k] = append(q.values[k], v)
+			}
+		}
+	}
+
+	return q
+}
+
+// list returns every value of key.
+func (q query) list(key string) []string {
+	return q.values[key]
+}
+
+// single returns the value of key, "" when absent; field names it in the
+// error given when the parameter is repeated.
+func (q query) single(key, field string) (string, error) {
+	vs := q.values[key]
+	if len(vs) > 1 {
+		return "", service.Errorf(service.KindBadRequest,
+			"binding error on field '%s' of type '%s': multiple values not supported", field, q.in)
+	}
+
+	if len(vs) == 0 {
+		return "", nil
+	}
+
+	return vs[0], nil
+}
+
+// unsigned returns the value of key as an unsigned integer, 0 when absent.
+func (q query) unsigned(key, field string) (uint64, error) {
+	v, err := q.single(key, field)
+	if err != nil || v == "" {
+		return 0, err
+	}
+
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, service.Errorf(service.KindBadRequest, "expected '%s' to be of type uint64", key)
+	}
+
+	return n, nil
+}
+
+// timestamp returns the value of key as an RFC 3339 time, nil when absent.
+func (q query) timestamp(key, field string) (*time.Time, error) {
+	v, err := q.single(key, field)
+	if err != nil || v == "" {
+		return nil, err
+	}
+
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, service.Errorf(service.KindBadRequest, "expected '%s' to be of type struct", key)
+	}
+
+	return &t, nil
+}
+
+// nextLink returns the Link header of the page after the one ending with
+// last: the same query with last and page_size replaced.
+func nextLink(path string, q url.Values, last string, pageSize int) string {
+	next := url.Values{}
+	for k, vs := range q {
+		next[k] = append([]string(nil), vs...)
+	}
+
+	next.Set("last", last)
+	next.Set("page_size", strconv.Itoa(pageSize))
+
+	return "<" + path + "?" + next.Encode() + ">; rel=next"
+}

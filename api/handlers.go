@@ -1,0 +1,229 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/utask/utask/auth"
+	"github.com/utask/utask/service"
+)
+
+// createTask serves POST /task.
+func (s *server) createTask(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	var req service.CreateTaskRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+
+	t, err := s.cfg.Service.CreateTask(r.Context(), id, req)
+	if err != nil {
+		return err
+	}
+
+	setActionMetadata(r, "task_id", t.ID)
+	s.writeBody(w, r, http.StatusCreated, t)
+
+	return nil
+}
+
+// listTasks serves GET /task.
+func (s *server) listTasks(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	const in = "listTasksIn"
+
+	q := newQuery(r, in)
+	req := service.ListTasksRequest{Tags: q.list("tag")}
+
+	var err error
+
+	for _, p := range []struct {
+		key, field string
+		dst        *string
+	}{
+		{"type", "Type", &req.Type},
+		{"state", "State", &req.State},
+		{"template", "Template", &req.Template},
+		{"batch", "Batch", &req.Batch},
+		{"last", "Last", &req.Last},
+	} {
+		if *p.dst, err = q.single(p.key, p.field); err != nil {
+			return err
+		}
+	}
+
+	if req.Before, err = q.timestamp("before", "Before"); err != nil {
+		return err
+	}
+
+	if req.After, err = q.timestamp("after", "After"); err != nil {
+		return err
+	}
+
+	if req.PageSize, err = q.unsigned("page_size", "PageSize"); err != nil {
+		return err
+	}
+
+	page, err := s.cfg.Service.ListTasks(r.Context(), id, req)
+	if err != nil {
+		return err
+	}
+
+	w.Header().Set("X-Paging-PageSize", strconv.Itoa(page.PageSize))
+
+	if n := len(page.Tasks); n > 0 && n == page.PageSize {
+		kept := url.Values{}
+		for _, k := range []string{"type", "state", "template", "batch", "tag", "before", "after"} {
+			if vs := q.list(k); len(vs) > 0 {
+				kept[k] = vs
+			}
+		}
+
+		if req.Type == "" {
+			kept.Set("type", service.ListOwn)
+		}
+
+		w.Header().Set("Link", nextLink("/task", kept, page.Tasks[n-1].ID, page.PageSize))
+	}
+
+	s.writeBody(w, r, http.StatusOK, page.Tasks)
+
+	return nil
+}
+
+// getTask serves GET /task/{id}.
+func (s *server) getTask(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+
+	t, err := s.cfg.Service.GetTask(r.Context(), id, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, t)
+
+	return nil
+}
+
+// createResolution serves POST /resolution.
+func (s *server) createResolution(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	var req service.CreateResolutionRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+
+	setActionMetadata(r, "task_id", req.TaskID)
+
+	res, err := s.cfg.Service.CreateResolution(r.Context(), id, req)
+	if err != nil {
+		return err
+	}
+
+	setActionMetadata(r, "resolution_id", res.ID)
+	s.writeBody(w, r, http.StatusCreated, res)
+
+	return nil
+}
+
+// getResolution serves GET /resolution/{id}.
+func (s *server) getResolution(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+
+	res, err := s.cfg.Service.GetResolution(r.Context(), id, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, res)
+
+	return nil
+}
+
+// runResolution serves POST /resolution/{id}/run.
+func (s *server) runResolution(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+
+	if err := s.cfg.Service.RunResolution(r.Context(), id, r.PathValue("id")); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// listTemplates serves GET /template.
+func (s *server) listTemplates(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	q := newQuery(r, "listTemplatesIn")
+
+	var (
+		req service.ListTemplatesRequest
+		err error
+	)
+
+	if req.Last, err = q.single("last", "Last"); err != nil {
+		return err
+	}
+
+	if req.PageSize, err = q.unsigned("page_size", "PageSize"); err != nil {
+		return err
+	}
+
+	page, err := s.cfg.Service.ListTemplates(r.Context(), id, req)
+	if err != nil {
+		return err
+	}
+
+	w.Header().Set("X-Paging-PageSize", strconv.Itoa(page.PageSize))
+
+	if n := len(page.Templates); n > 0 && n == page.PageSize {
+		w.Header().Set("Link", nextLink("/template", url.Values{}, page.Templates[n-1].Name, page.PageSize))
+	}
+
+	s.writeBody(w, r, http.StatusOK, page.Templates)
+
+	return nil
+}
+
+// getTemplate serves GET /template/{name}.
+func (s *server) getTemplate(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "template_name", r.PathValue("name"))
+
+	t, err := s.cfg.Service.GetTemplate(r.Context(), id, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, t)
+
+	return nil
+}
+
+// meta serves GET /meta.
+func (s *server) meta(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	s.writeBody(w, r, http.StatusOK, s.cfg.Service.Meta(r.Context(), id))
+
+	return nil
+}
+
+// root serves GET /: a redirection to /meta.
+func (s *server) root(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	http.Redirect(w, r, "/meta", http.StatusMovedPermanently)
+
+	return nil
+}
+
+// ping serves GET /unsecured/mon/ping: "pong" when the database answers, a
+// bare 500 otherwise.
+func (s *server) ping(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	if err := s.cfg.Ping(r.Context()); err != nil {
+		s.cfg.Logger.ErrorContext(r.Context(), "ping database", "err", err)
+		w.WriteHeader(http.StatusInternalServerError)
+
+		return nil
+	}
+
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("pong"))
+
+	return nil
+}

@@ -1,0 +1,585 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/utask/utask/action"
+	"github.com/utask/utask/state"
+	"github.com/utask/utask/store"
+	"github.com/utask/utask/template"
+	"github.com/utask/utask/values"
+)
+
+// errNothingToRun says that a cycle ended at its start without running
+// anything (a crashed resolution that needs a human); it is not a failure.
+var errNothingToRun = errors.New("nothing to run")
+
+// cycle is one execution cycle of one resolution. Everything in it belongs
+// to the goroutine running run: attempts run elsewhere and report on results.
+type cycle struct {
+	e    *Engine
+	log  *slog.Logger
+	res  *store.Resolution
+	task *store.Task
+	plan *plan
+	vals *values.Values
+
+	steps map[string]*stepRun
+	order []string // every step name, static ones sorted, children after
+
+	results  chan attemptDone
+	inflight int
+	local    []attemptDone // results known without running anything
+
+	dirty     map[string]bool
+	deleted   []string
+	taskDirty bool
+	launches  []*stepRun
+
+	stopped bool // the loop gave up waiting (shutdown)
+	passes  int  // scheduling passes, bounds skip loops
+}
+
+// stepRun is the live state of one step in a cycle.
+type stepRun struct {
+	def      *stepDef
+	row      *store.Step
+	executed bool // picked in this cycle; not picked again unless RETRY_NOW
+	skipped  bool
+	ran      bool // reported a result in this cycle: try_count is exposed
+	children []string
+	pending  int // children not final yet (foreach parents)
+
+	// the attempt being prepared or in flight
+	outputs    []outSpec
+	preHookOut map[string]any
+	req        action.Request
+}
+
+type outSpec struct {
+	strategy template.OutputStrategy
+	format   any
+}
+
+type doneKind int
+
+const (
+	doneAttempt  doneKind = iota // the action ran
+	donePreHook                  // the pre-hook ran; the action comes next
+	doneLocal                    // nothing ran (skip, pre-check failure)
+	doneLoop                     // a foreach parent was expanded or contracted
+	doneAfterrun                 // re-evaluate the check conditions only
+)
+
+type attemptDone struct {
+	name   string
+	kind   doneKind
+	result action.Result
+}
+
+// startCycle claims the resolution for a cycle: it checks its state,
+// recovers a crash, marks it RUNNING and loads its steps.
+func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error) {
+	if !e.lockRunning(id) {
+		return nil, ErrAlreadyRunning
+	}
+	slot := false
+	defer func() {
+		if err != nil {
+			if slot {
+				e.releaseSlot()
+			}
+			e.unlockRunning(id)
+		}
+	}()
+	if err := e.acquireSlot(ctx); err != nil {
+		return nil, err
+	}
+	slot = true
+
+	tx, err := e.cfg.Store.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	res, err := tx.ResolutionLock(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load resolution: %w", err)
+	}
+	switch res.State {
+	case state.ResCancelled:
+		return nil, ErrCancelled
+	case state.ResRunning:
+		return nil, ErrAlreadyRunning
+	case state.ResDone:
+		return nil, ErrAlreadyDone
+	}
+	task, err := tx.TaskLock(ctx, res.TaskID)
+	if err != nil {
+		return nil, fmt.Errorf("load task: %w", err)
+	}
+	p, err := e.plan(ctx, task.TemplateVersion)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.StepList(ctx, res.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load steps: %w", err)
+	}
+	c = newCycle(e, res, task, p, rows)
+	now := e.cfg.Now().UTC()
+
+	if res.State == state.ResCrashed {
+		blocked := false
+		for _, name := range c.order {
+			sr := c.steps[name]
+			if sr.row.State != state.Running {
+				continue
+			}
+			if sr.def.step.Idempotent {
+				c.setState(sr, state.Todo)
+			} else {
+				c.setState(sr, state.Crashed)
+				blocked = true
+			}
+		}
+		if blocked {
+			res.State = state.ResBlockedToCheck
+			res.LastStop = &now
+			task.State = state.TaskBlocked
+			task.LastActivity = now
+			if err := c.writeTx(ctx, tx, true); err != nil {
+				return nil, err
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return nil, fmt.Errorf("commit: %w", err)
+			}
+			e.log.InfoContext(ctx, "engine: crashed steps need a check", "resolution_id", id)
+			e.releaseSlot()
+			e.unlockRunning(id)
+			return nil, errNothingToRun
+		}
+	}
+
+	res.State = state.ResRunning
+	res.InstanceID = &e.cfg.InstanceID
+	res.LastStart = &now
+	res.RunCount++
+	task.State = state.TaskRunning
+	task.LastActivity = now
+	if err := c.writeTx(ctx, tx, true); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	c.dirty = map[string]bool{}
+	c.deleted = nil
+	c.taskDirty = false
+	return c, nil
+}
+
+func newCycle(e *Engine, res *store.Resolution, task *store.Task, p *plan, rows []*store.Step) *cycle {
+	c := &cycle{
+		e:       e,
+		log:     e.log.With("resolution_id", res.PublicID, "task_id", task.PublicID, "template_name", task.TemplateName),
+		res:     res,
+		task:    task,
+		plan:    p,
+		steps:   make(map[string]*stepRun, len(p.steps)),
+		results: make(chan attemptDone, 64),
+		dirty:   map[string]bool{},
+	}
+	byName := make(map[string]*store.Step, len(rows))
+	for _, r := range rows {
+		byName[r.Name] = r
+	}
+	for _, name := range p.names {
+		def := p.steps[name]
+		row := byName[name]
+		if row == nil {
+			row = &store.Step{Name: name, State: state.Todo, MaxRetries: def.step.MaxRetries}
+		}
+		c.steps[name] = &stepRun{def: def, row: row}
+		c.order = append(c.order, name)
+	}
+	// Foreach children are known from their parent's row.
+	for _, name := range p.names {
+		parent := c.steps[name]
+		if !parent.def.isLoop {
+			continue
+		}
+		for i, cname := range parent.row.Data.ChildrenSteps {
+			row := byName[cname]
+			if row == nil {
+				row = &store.Step{Name: cname, State: state.Todo, MaxRetries: parent.def.step.MaxRetries}
+			}
+			c.addChild(parent, i, row)
+		}
+	}
+	c.vals = values.New(e.cfg.ValuesOptions)
+	c.vals.SetInput(task.Input)
+	c.vals.SetResolverInput(res.ResolverInput)
+	c.vals.SetConfig(e.cfg.TemplateConfig)
+	c.vals.SetTask(c.taskValues())
+	vars := make([]values.Variable, 0, len(p.tmpl.Variables))
+	for _, v := range p.tmpl.Variables {
+		vars = append(vars, values.Variable{Name: v.Name, Value: v.Value, Expression: v.Expression, ExpressionTimeout: v.ExpressionTimeout})
+	}
+	c.vals.SetVariables(vars)
+	for _, name := range c.order {
+		c.exposeStep(c.steps[name])
+	}
+	return c
+}
+
+// addChild registers the i-th child of a foreach parent.
+func (c *cycle) addChild(parent *stepRun, i int, row *store.Step) *stepRun {
+	sr := &stepRun{def: parent.def.child(i), row: row}
+	c.steps[row.Name] = sr
+	c.order = append(c.order, row.Name)
+	parent.children = append(parent.children, row.Name)
+	if !state.IsFinal(row.State) {
+		parent.pending++
+	}
+	return sr
+}
+
+func (c *cycle) taskValues() map[string]any {
+	t := c.task
+	m := map[string]any{
+		"task_id":            t.PublicID,
+		"created":            t.Created,
+		"requester_username": t.RequesterUsername,
+		"last_activity":      t.LastActivity,
+		"region":             c.e.cfg.Region,
+		"resolution_id":      c.res.PublicID,
+	}
+	if len(t.RequesterGroups) > 0 {
+		m["requester_groups"] = strings.Join(t.RequesterGroups, ",")
+	}
+	if c.res.ResolverUsername != "" {
+		m["resolver_username"] = c.res.ResolverUsername
+		if len(t.ResolverGroups) > 0 {
+			m["resolver_groups"] = strings.Join(t.ResolverGroups, ",")
+		}
+	}
+	if len(t.WatcherUsernames) > 0 {
+		m["watcher_usernames"] = strings.Join(t.WatcherUsernames, ",")
+	}
+	if len(t.WatcherGroups) > 0 {
+		m["watcher_groups"] = strings.Join(t.WatcherGroups, ",")
+	}
+	return m
+}
+
+// exposeStep copies a step's state into the value tree.
+func (c *cycle) exposeStep(sr *stepRun) {
+	d := values.StepData{
+		Output:   sr.row.Data.Output,
+		Metadata: sr.row.Data.Metadata,
+		Children: sr.row.Data.Children,
+		Error:    sr.row.Data.Error,
+		State:    sr.row.State,
+	}
+	if sr.ran {
+		tc, mr := sr.row.TryCount, sr.row.MaxRetries
+		d.TryCount, d.MaxRetries = &tc, &mr
+	}
+	c.vals.SetStep(sr.row.Name, d)
+}
+
+// setState changes a step's state, keeping its parent's count of unsettled
+// children and the value tree up to date.
+func (c *cycle) setState(sr *stepRun, s string) {
+	old := sr.row.State
+	if old == s {
+		return
+	}
+	sr.row.State = s
+	if sr.def.parent != "" {
+		if p := c.steps[sr.def.parent]; p != nil {
+			switch {
+			case state.IsFinal(old) && !state.IsFinal(s):
+				p.pending++
+			case !state.IsFinal(old) && state.IsFinal(s):
+				p.pending--
+			}
+		}
+	}
+	c.vals.SetStepState(sr.row.Name, s)
+	c.dirty[sr.row.Name] = true
+	c.log.Debug("engine: step state", "step_name", sr.row.Name, "step_state", s)
+}
+
+func (c *cycle) setError(sr *stepRun, msg string) {
+	sr.row.Data.Error = msg
+	c.vals.SetStepError(sr.row.Name, msg)
+	c.dirty[sr.row.Name] = true
+}
+
+// run schedules every eligible step and handles results until nothing is in
+// flight, then ends the cycle.
+func (c *cycle) run() {
+	defer c.e.releaseSlot()
+	defer c.e.unlockRunning(c.res.PublicID)
+
+	recheckWaiting := true
+	for {
+		c.schedule(nil, nil)
+		c.loop()
+		if c.stopped {
+			break
+		}
+		end := c.endState()
+		if end == state.ResWaiting && recheckWaiting {
+			recheckWaiting = false
+			again := false
+			for _, name := range c.order {
+				sr := c.steps[name]
+				if sr.row.State == state.Waiting {
+					sr.executed = false
+					again = true
+				}
+			}
+			if again {
+				continue
+			}
+		}
+		break
+	}
+	c.finish()
+}
+
+// loop handles results until no attempt is in flight.
+func (c *cycle) loop() {
+	for {
+		for len(c.local) > 0 {
+			d := c.local[0]
+			c.local = c.local[1:]
+			c.handle(d)
+		}
+		c.flush()
+		if len(c.local) > 0 {
+			continue
+		}
+		if c.inflight == 0 {
+			return
+		}
+		select {
+		case d := <-c.results:
+			c.inflight--
+			c.handle(d)
+			// Results that finished together share one commit.
+			for more := true; more; {
+				select {
+				case d := <-c.results:
+					c.inflight--
+					c.handle(d)
+				default:
+					more = false
+				}
+			}
+		case <-c.e.ctx.Done():
+			// Steps still in flight are abandoned: they stay RUNNING and the
+			// resolution ends CRASHED, to be recovered later.
+			c.stopped = true
+			return
+		}
+	}
+}
+
+// flush commits what changed, then starts the attempts waiting for that
+// commit: no step starts before the results it depends on are durable.
+func (c *cycle) flush() {
+	if len(c.dirty) > 0 || len(c.deleted) > 0 || c.taskDirty {
+		c.save(false)
+	}
+	launches := c.launches
+	c.launches = nil
+	for _, sr := range launches {
+		c.start(sr)
+	}
+}
+
+// save writes dirty steps (and the task and resolution when final is set or
+// the task changed), retrying until it succeeds or the engine stops.
+func (c *cycle) save(final bool) {
+	ctx := context.WithoutCancel(c.e.ctx)
+	delay := 100 * time.Millisecond
+	for {
+		err := c.trySave(ctx, final)
+		if err == nil {
+			c.dirty = map[string]bool{}
+			c.deleted = nil
+			c.taskDirty = false
+			return
+		}
+		c.log.ErrorContext(ctx, "engine: save resolution", "err", err)
+		select {
+		case <-time.After(delay):
+		case <-c.e.ctx.Done():
+			if final {
+				// One last try without waiting: the process is stopping.
+				if err := c.trySave(ctx, final); err != nil {
+					c.log.ErrorContext(ctx, "engine: resolution state lost at shutdown", "err", err)
+				}
+			}
+			return
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
+}
+
+func (c *cycle) trySave(ctx context.Context, final bool) error {
+	tx, err := c.e.cfg.Store.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	if err := c.writeTx(ctx, tx, final); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// writeTx writes the dirty steps, the task and (when withResolution) the
+// resolution in tx.
+func (c *cycle) writeTx(ctx context.Context, tx store.Tx, withResolution bool) error {
+	if len(c.dirty) > 0 {
+		rows := make([]*store.Step, 0, len(c.dirty))
+		for name := range c.dirty {
+			if sr, ok := c.steps[name]; ok {
+				rows = append(rows, sr.row)
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+		if err := tx.StepUpsert(ctx, c.res, rows); err != nil {
+			return fmt.Errorf("write steps: %w", err)
+		}
+	}
+	if len(c.deleted) > 0 {
+		if err := tx.StepDelete(ctx, c.res.ID, c.deleted); err != nil {
+			return fmt.Errorf("delete steps: %w", err)
+		}
+	}
+	if c.taskDirty || withResolution {
+		c.task.StepsDone = c.stepsDone()
+		if err := tx.TaskUpdate(ctx, c.task); err != nil {
+			return fmt.Errorf("write task: %w", err)
+		}
+	}
+	if withResolution {
+		if err := tx.ResolutionUpdate(ctx, c.res); err != nil {
+			return fmt.Errorf("write resolution: %w", err)
+		}
+	}
+	return nil
+}
+
+// stepsDone counts the template's steps (not foreach children) that are
+// settled.
+func (c *cycle) stepsDone() int {
+	n := 0
+	for _, name := range c.plan.names {
+		if state.IsFinal(c.steps[name].row.State) {
+			n++
+		}
+	}
+	return n
+}
+
+// endState is the resolution state the steps call for (DONE when every step
+// is settled).
+func (c *cycle) endState() string {
+	var crashed, fatal, badRequest, errored, waiting, deadlock bool
+	shuttingDown := c.stopped
+	for _, name := range c.order {
+		switch c.steps[name].row.State {
+		case state.ClientError:
+			badRequest = true
+		case state.FatalError:
+			fatal = true
+		case state.ServerError, state.ToRetry, state.AfterrunError:
+			errored = true
+		case state.Running:
+			crashed = true
+		case state.Waiting:
+			waiting = true
+		case state.Todo:
+			if shuttingDown {
+				crashed = true
+			} else {
+				deadlock = true
+			}
+		}
+	}
+	switch {
+	case crashed:
+		return state.ResCrashed
+	case fatal:
+		return state.ResBlockedFatal
+	case badRequest:
+		return state.ResBlockedBadRequest
+	case errored:
+		return state.ResError
+	case waiting:
+		return state.ResWaiting
+	case deadlock:
+		return state.ResBlockedDeadlock
+	}
+	return state.ResDone
+}
+
+// finish records the end of the cycle: the resolution's and the task's
+// states, the result when DONE, and when to try again.
+func (c *cycle) finish() {
+	now := c.e.cfg.Now().UTC()
+	end := c.endState()
+	res, task := c.res, c.task
+	res.State = end
+	res.LastStop = &now
+	task.LastActivity = now
+	switch end {
+	case state.ResDone:
+		task.State = state.TaskDone
+		result, err := c.vals.RenderResult(task.Result, values.Scope{})
+		if err != nil {
+			c.log.Warn("engine: render result", "err", err)
+		}
+		task.Result = result
+	case state.ResError, state.ResCrashed:
+		if res.RunCount >= res.RunMax {
+			res.State = state.ResBlockedMaxRetries
+			task.State = state.TaskBlocked
+			break
+		}
+		var rs []retriable
+		for _, name := range c.order {
+			sr := c.steps[name]
+			if state.IsRetriable(sr.row.State) {
+				rs = append(rs, retriable{pattern: sr.def.step.RetryPattern, tryCount: sr.row.TryCount})
+			}
+		}
+		next := now.Add(nextRetryDelay(rs))
+		res.NextRetry = &next
+	case state.ResWaiting:
+		task.State = state.TaskWaiting
+	default:
+		task.State = state.TaskBlocked
+	}
+	c.save(true)
+	c.log.Debug("engine: cycle ended", "resolution_state", res.State, "task_state", task.State)
+	if res.NextRetry != nil {
+		c.e.Wake()
+	}
+}

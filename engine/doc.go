@@ -1,0 +1,48 @@
+// Package engine runs resolutions.
+//
+// A resolution runs in execution cycles. A cycle claims the resolution
+// (RUNNING, owned by this instance), runs every step it can, and ends in a
+// state that says what comes next: DONE; ERROR (a retry is due at
+// next_retry); WAITING (something outside must wake it); or BLOCKED_* (a
+// human must look). Retries, delayed starts and recovered work are claimed by
+// the engine's claim loop when they are due.
+//
+// # Steps
+//
+// A step's state changes like this (every arrow is written to the store
+// before anything that depends on it starts):
+//
+//	          ┌──────────── skip condition met ───────────┐
+//	          │                                           ▼
+//	TODO ──► RUNNING ──► DONE / CLIENT_ERROR / SERVER_ERROR / FATAL_ERROR
+//	  ▲          │        WAITING / TO_RETRY / custom state (check conditions)
+//	  │          └─ instance died: CRASHED (or TODO when idempotent)
+//	  └──── every runnable state is picked again in a later cycle
+//
+// A dependency "X" waits for X to be DONE, "X:S1,S2" for one of the listed
+// states, "X:ANY" for X and all its ancestors to be settled. When a settled
+// step is not in a state its dependent accepts, the dependent is PRUNE, and
+// pruning runs down the graph.
+//
+// A foreach step expands into children named <step>-<i> (state EXPANDED),
+// which run in parallel or in sequence; when every child is settled the
+// parent contracts: DONE, with the children's outputs, metadata and states in
+// its children field.
+//
+// # Concurrency
+//
+// Everything a cycle knows lives in one goroutine: templating, conditions,
+// pruning and scheduling happen there, so the value tree needs no locks and
+// no per-attempt copy. Actions run in their own goroutines and report on a
+// channel; results that arrive together share one commit.
+//
+// # Failures
+//
+// A step is marked RUNNING in the store before its action starts. If the
+// process dies, the resolution is recovered by the next instance that
+// starts (the embedded store) or that sees the owner's heartbeat expire:
+// idempotent RUNNING steps run again, others become CRASHED and the
+// resolution BLOCKED_TOCHECK for a human to decide. At shutdown, steps get a
+// grace period to finish; those still in flight are left RUNNING and
+// recovered the same way.
+package engine

@@ -1,0 +1,364 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/utask/utask/action"
+	"github.com/utask/utask/store"
+	"github.com/utask/utask/template"
+	"github.com/utask/utask/values"
+)
+
+// Config is what an Engine needs.
+type Config struct {
+	// Store holds tasks, resolutions and step states. Required.
+	Store store.Store
+	// Catalog resolves action types and functions. Required.
+	Catalog *template.Catalog
+	// Logger receives the engine's logs. Required.
+	Logger *slog.Logger
+	// InstanceID identifies this process among those sharing the store.
+	// Required.
+	InstanceID int64
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Region is exposed to templates as .task.region. Defaults to "default".
+	Region string
+	// TemplateConfig is exposed to templates as .config.
+	TemplateConfig map[string]any
+	// ValuesOptions configures the templating runtime (its cache is shared
+	// by every resolution).
+	ValuesOptions values.Options
+	// MaxConcurrentExecutions caps the resolution cycles running at once in
+	// this process; negative means unlimited. Defaults to 100 (0 is taken as
+	// the default; use a negative value for no limit).
+	MaxConcurrentExecutions int
+	// SingleInstance says that no other process shares the store (the
+	// embedded store): at start every resolution another instance held is
+	// recovered at once instead of after its owner's heartbeat expires.
+	SingleInstance bool
+	// ShutdownGrace is how long Stop lets running steps finish before their
+	// resolutions are left CRASHED. Defaults to 3 seconds.
+	ShutdownGrace time.Duration
+	// PollInterval bounds how long the engine sleeps between two looks for
+	// due work when nothing wakes it. Defaults to 10 seconds.
+	PollInterval time.Duration
+}
+
+// Engine runs resolutions: it claims due work, runs execution cycles and
+// records every step result in the store before anything that depends on it
+// runs.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	plansMu sync.Mutex
+	plans   map[int64]*plan
+
+	slots chan struct{} // execution slots; nil = unlimited
+
+	runningMu sync.Mutex
+	running   map[string]bool // resolutions in a cycle in this process
+
+	wake chan struct{}
+
+	// ctx is cancelled when Stop's grace period is over: attempts still in
+	// flight are interrupted. shutdown is closed when Stop begins.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	shutdown chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// Errors of RunNow that callers branch on.
+var (
+	// ErrAlreadyRunning: the resolution is in a cycle.
+	ErrAlreadyRunning = errors.New("Can't run resolution: already running")
+	// ErrCancelled: the resolution was cancelled.
+	ErrCancelled = errors.New("Can't run resolution: cancelled")
+	// ErrAlreadyDone: the resolution is done.
+	ErrAlreadyDone = errors.New("Can't run resolution: already done")
+	// ErrShuttingDown: the engine is stopping.
+	ErrShuttingDown = errors.New("instance is shutting down")
+)
+
+// New checks cfg and returns an engine; Start makes it look for work.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.Catalog == nil || cfg.Logger == nil {
+		return nil, errors.New("new engine: Store, Catalog and Logger are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Region == "" {
+		cfg.Region = "default"
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 3 * time.Second
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 10 * time.Second
+	}
+	if cfg.MaxConcurrentExecutions == 0 {
+		cfg.MaxConcurrentExecutions = 100
+	}
+	if cfg.ValuesOptions.Cache == nil {
+		cfg.ValuesOptions.Cache = values.NewCache(4096)
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "engine", "instance_id", cfg.InstanceID),
+		plans:    map[int64]*plan{},
+		running:  map[string]bool{},
+		wake:     make(chan struct{}, 1),
+		shutdown: make(chan struct{}),
+	}
+	if cfg.MaxConcurrentExecutions > 0 {
+		e.slots = make(chan struct{}, cfg.MaxConcurrentExecutions)
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// InstanceID returns the id of this engine instance.
+func (e *Engine) InstanceID() int64 { return e.cfg.InstanceID }
+
+// Start recovers the work that stopped instances held, then keeps claiming
+// due resolutions (retries, delayed tasks) until Stop.
+func (e *Engine) Start(ctx context.Context) error {
+	aliveSince := e.cfg.Now().Add(-2 * heartbeatInterval)
+	if e.cfg.SingleInstance {
+		// No other process can use the store: whoever held work is gone.
+		aliveSince = e.cfg.Now().Add(24 * time.Hour)
+	}
+	orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, aliveSince)
+	if err != nil {
+		return fmt.Errorf("recover resolutions: %w", err)
+	}
+	for _, id := range orphans {
+		e.log.InfoContext(ctx, "engine: recovering resolution", "resolution_id", id)
+		e.Launch(id)
+	}
+	e.wg.Add(2)
+	go e.claimLoop()
+	go e.heartbeatLoop()
+	return nil
+}
+
+// heartbeatInterval is how often an instance says it is alive.
+const heartbeatInterval = 30 * time.Second
+
+func (e *Engine) heartbeatLoop() {
+	defer e.wg.Done()
+	t := time.NewTicker(heartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.shutdown:
+			return
+		case <-t.C:
+			if err := e.cfg.Store.InstanceHeartbeat(e.ctx, e.cfg.InstanceID, e.cfg.Now()); err != nil {
+				e.log.ErrorContext(e.ctx, "engine: heartbeat", "err", err)
+			}
+		}
+	}
+}
+
+// claimLoop claims due resolutions and sleeps until the next one is due, a
+// Wake, or the poll interval.
+func (e *Engine) claimLoop() {
+	defer e.wg.Done()
+	for {
+		ids, err := e.cfg.Store.ResolutionClaimRunnable(e.ctx, e.cfg.InstanceID, e.cfg.Now(), 64)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			e.log.ErrorContext(e.ctx, "engine: claim resolutions", "err", err)
+		}
+		for _, id := range ids {
+			e.Launch(id)
+		}
+		if len(ids) == 64 {
+			continue
+		}
+		wait := e.cfg.PollInterval
+		if next, err := e.cfg.Store.ResolutionNextWakeup(e.ctx); err == nil && next != nil {
+			wait = min(wait, max(next.Sub(e.cfg.Now()), 0))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-e.shutdown:
+			t.Stop()
+			return
+		case <-e.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Wake makes the engine look for due work now.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Launch runs a cycle of a resolution this instance has claimed, in the
+// background.
+func (e *Engine) Launch(resolutionID string) {
+	select {
+	case <-e.shutdown:
+		return
+	default:
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		c, err := e.startCycle(e.ctx, resolutionID)
+		if err != nil {
+			if !errors.Is(err, errNothingToRun) {
+				e.log.ErrorContext(e.ctx, "engine: start cycle", "resolution_id", resolutionID, "err", err)
+			}
+			return
+		}
+		c.run()
+	}()
+}
+
+// RunNow starts a cycle of the resolution and returns once it has started
+// or been refused; the cycle goes on in the background.
+func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
+	select {
+	case <-e.shutdown:
+		return ErrShuttingDown
+	default:
+	}
+	c, err := e.startCycle(ctx, resolutionID)
+	if errors.Is(err, errNothingToRun) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		c.run()
+	}()
+	return nil
+}
+
+// RunSync runs one cycle of the resolution and returns when it ends (tests
+// and the local runner use it).
+func (e *Engine) RunSync(ctx context.Context, resolutionID string) error {
+	c, err := e.startCycle(ctx, resolutionID)
+	if errors.Is(err, errNothingToRun) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.run()
+	return nil
+}
+
+// Stop stops claiming work, lets running steps finish for the grace period,
+// then interrupts them; resolutions left with steps in flight end CRASHED.
+// It returns when every goroutine of the engine has ended.
+func (e *Engine) Stop() {
+	e.stopOnce.Do(func() {
+		close(e.shutdown)
+		done := make(chan struct{})
+		go func() {
+			e.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(e.cfg.ShutdownGrace):
+			e.cancel()
+			<-done
+		}
+		e.cancel()
+	})
+}
+
+// acquireSlot takes an execution slot, waiting if all are used.
+func (e *Engine) acquireSlot(ctx context.Context) error {
+	if e.slots == nil {
+		return nil
+	}
+	select {
+	case e.slots <- struct{}{}:
+		return nil
+	case <-e.shutdown:
+		return ErrShuttingDown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) releaseSlot() {
+	if e.slots != nil {
+		<-e.slots
+	}
+}
+
+// plan returns the compiled plan of a template version.
+func (e *Engine) plan(ctx context.Context, versionID int64) (*plan, error) {
+	e.plansMu.Lock()
+	p, ok := e.plans[versionID]
+	e.plansMu.Unlock()
+	if ok {
+		return p, nil
+	}
+	doc, err := e.cfg.Store.TemplateVersionGet(ctx, versionID)
+	if err != nil {
+		return nil, fmt.Errorf("load template version %d: %w", versionID, err)
+	}
+	t, err := decodeTemplate(doc)
+	if err != nil {
+		return nil, err
+	}
+	p, err = buildPlan(t, e.cfg.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("compile template %s: %w", t.Name, err)
+	}
+	e.plansMu.Lock()
+	e.plans[versionID] = p
+	e.plansMu.Unlock()
+	return p, nil
+}
+
+// lockRunning marks a resolution as in a cycle in this process.
+func (e *Engine) lockRunning(id string) bool {
+	e.runningMu.Lock()
+	defer e.runningMu.Unlock()
+	if e.running[id] {
+		return false
+	}
+	e.running[id] = true
+	return true
+}
+
+func (e *Engine) unlockRunning(id string) {
+	e.runningMu.Lock()
+	delete(e.running, id)
+	e.runningMu.Unlock()
+}
+
+// actionRun runs an action with the engine's logger.
+func (e *Engine) actionRun(ctx context.Context, a action.Action, req action.Request) (res action.Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = action.Result{Err: fmt.Errorf("action panicked: %v", r)}
+		}
+	}()
+	return a.Run(ctx, req)
+}

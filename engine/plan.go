@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/utask/utask/action"
+	"github.com/utask/utask/state"
+	"github.com/utask/utask/template"
+)
+
+// plan is a template version compiled for execution: every step with its
+// resolved action chain, effective conditions, parsed dependencies and
+// compiled schema, plus the static dependency graph. A plan is immutable and
+// shared by every resolution of the version.
+type plan struct {
+	tmpl       *template.Template
+	steps      map[string]*stepDef
+	names      []string            // sorted step names
+	dependents map[string][]string // step → steps that depend on it
+	ancestors  map[string][]string // step → its transitive dependencies
+}
+
+// stepDef is the immutable definition of one step, foreach children included.
+type stepDef struct {
+	name         string
+	step         *template.Step
+	deps         []template.Dependency
+	levels       []template.Level
+	plugin       action.Action
+	conditions   []*template.Condition
+	customStates []string
+	preHook      *template.Action
+	preLevels    []template.Level // resolved chain of the pre-hook
+	prePlugin    action.Action
+	schema       *jsonschema.Schema
+	isLoop       bool
+	parent       string // for foreach children
+	index        int
+}
+
+// decodeTemplate reads the stored JSON form of a template version.
+func decodeTemplate(doc []byte) (*template.Template, error) {
+	var t template.Template
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("decode template: %w", err)
+	}
+	return &t, nil
+}
+
+// buildPlan compiles a validated template against the catalog.
+func buildPlan(t *template.Template, c *template.Catalog) (*plan, error) {
+	p := &plan{
+		tmpl:       t,
+		steps:      make(map[string]*stepDef, len(t.Steps)),
+		dependents: map[string][]string{},
+		ancestors:  map[string][]string{},
+	}
+	for name, s := range t.Steps {
+		d, err := buildStepDef(name, s, c)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", name, err)
+		}
+		p.steps[name] = d
+		p.names = append(p.names, name)
+	}
+	sort.Strings(p.names)
+	for _, name := range p.names {
+		for _, dep := range p.steps[name].deps {
+			p.dependents[dep.Step] = append(p.dependents[dep.Step], name)
+		}
+	}
+	for _, name := range p.names {
+		p.ancestors[name] = p.transitiveDeps(name)
+	}
+	return p, nil
+}
+
+func buildStepDef(name string, s *template.Step, c *template.Catalog) (*stepDef, error) {
+	levels, plugin, err := c.Resolve(s.Action)
+	if err != nil {
+		return nil, fmt.Errorf("resolve action: %w", err)
+	}
+	d := &stepDef{
+		name:         name,
+		step:         s,
+		levels:       levels,
+		plugin:       plugin,
+		conditions:   c.EffectiveConditions(s),
+		customStates: c.EffectiveCustomStates(s),
+		preHook:      c.EffectivePreHook(s),
+		isLoop:       s.Foreach != "",
+	}
+	if d.preHook != nil {
+		d.preLevels, d.prePlugin, err = c.Resolve(*d.preHook)
+		if err != nil {
+			return nil, fmt.Errorf("resolve pre_hook: %w", err)
+		}
+	}
+	for _, dep := range s.Dependencies {
+		d.deps = append(d.deps, template.ParseDependency(dep))
+	}
+	if len(s.JSONSchema) > 0 {
+		d.schema, err = template.CompileSchema(name, s.JSONSchema)
+		if err != nil {
+			return nil, fmt.Errorf("compile json_schema: %w", err)
+		}
+	}
+	return d, nil
+}
+
+func (p *plan) transitiveDeps(name string) []string {
+	seen := map[string]bool{}
+	queue := []string{name}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		d, ok := p.steps[n]
+		if !ok {
+			continue
+		}
+		for _, dep := range d.deps {
+			if !seen[dep.Step] {
+				seen[dep.Step] = true
+				queue = append(queue, dep.Step)
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// childName is the name of the i-th child of a foreach step.
+func childName(parent string, i int) string {
+	return parent + "-" + strconv.Itoa(i)
+}
+
+// child derives the definition of the i-th child of a foreach step: the
+// parent's action, schema, retries, dependencies, custom states and
+// resources, its check conditions and children skips, but no pre-hook, no
+// execution delay and no foreach. In sequence strategy a child also depends
+// on the previous one.
+func (d *stepDef) child(i int) *stepDef {
+	s := *d.step
+	s.Description = strconv.Itoa(i) + " - " + d.step.Description
+	s.Foreach = ""
+	s.ForeachStrategy = ""
+	s.PreHook = nil
+	s.ExecutionDelay = 0
+	c := *d
+	c.name = childName(d.name, i)
+	c.step = &s
+	c.isLoop = false
+	c.parent = d.name
+	c.index = i
+	c.preHook = nil
+	c.deps = append([]template.Dependency(nil), d.deps...)
+	if d.step.ForeachStrategy == template.ForeachSequence && i > 0 {
+		c.deps = append(c.deps, template.Dependency{Step: childName(d.name, i-1), States: []string{state.Done}})
+	}
+	c.conditions = nil
+	for _, cond := range d.conditions {
+		if cond.Type == template.ConditionCheck || (cond.Type == template.ConditionSkip && cond.Foreach == template.ForeachChildren) {
+			c.conditions = append(c.conditions, cond)
+		}
+	}
+	return &c
+}
+
+// allowsState reports whether s may be given to the step: a builtin state or
+// one of its custom states.
+func (d *stepDef) allowsState(s string) bool {
+	if state.IsReserved(s) {
+		return true
+	}
+	for _, cs := range d.customStates {
+		if cs == s {
+			return true
+		}
+	}
+	return false
+}

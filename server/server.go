@@ -1,0 +1,315 @@
+// Package server assembles a utask server from its configuration: the
+// configuration items, the store, the actions, the templates, the engine and
+// the HTTP API. cmd/utask and the end-to-end tests start servers through it.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/utask/utask/action"
+	"github.com/utask/utask/action/echo"
+	httpaction "github.com/utask/utask/action/http"
+	"github.com/utask/utask/api"
+	"github.com/utask/utask/auth"
+	"github.com/utask/utask/config"
+	"github.com/utask/utask/crypt"
+	"github.com/utask/utask/engine"
+	"github.com/utask/utask/service"
+	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/sqlite"
+	"github.com/utask/utask/template"
+	"github.com/utask/utask/values"
+)
+
+// Options is what a server starts from.
+type Options struct {
+	// Flags are the parsed process flags.
+	Flags config.Flags
+	// Environ is the process environment (os.Environ form); it holds
+	// CONFIGURATION_FROM and the env configuration items.
+	Environ []string
+	// WorkDir is where relative paths and the embedded database live.
+	WorkDir string
+	// Logger receives every log line. Required.
+	Logger *slog.Logger
+	// Listener, when set, is served instead of listening on Flags.HTTPPort.
+	Listener net.Listener
+	// Actions, when set, registers extra actions before templates load (a
+	// build-time plugin point).
+	Actions func(*action.Registry) error
+}
+
+// Server is a running utask server.
+type Server struct {
+	log      *slog.Logger
+	db       store.Store
+	engine   *engine.Engine
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// DefaultDatabaseFile is the embedded database's file name under the working
+// directory when no database item is configured.
+const DefaultDatabaseFile = "utask.db"
+
+// Start builds the server and starts serving. Every configuration error
+// stops it with a message naming the item, file or field at fault.
+func Start(ctx context.Context, opts Options) (s *Server, err error) {
+	log := opts.Logger
+	items, err := config.LoadStore(getenv(opts.Environ, "CONFIGURATION_FROM"), opts.Environ)
+	if err != nil {
+		return nil, fmt.Errorf("load configuration: %w", err)
+	}
+	raw, _ := items.Get("utask-cfg")
+	cfg, err := config.ParseUtaskConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("parse utask-cfg: %w", err)
+	}
+	if len(cfg.AdminUsernames) == 0 && len(cfg.AdminGroups) == 0 {
+		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
+	}
+
+	dbPath, err := databasePath(items, cfg, opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := loadKeyring(items, dbPath, log)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = db.Close()
+		}
+	}()
+
+	registry := action.NewRegistry()
+	if err := registry.Register(echo.Name, echo.New()); err != nil {
+		return nil, err
+	}
+	if err := registry.Register(httpaction.Name, httpaction.New(httpaction.Options{})); err != nil {
+		return nil, err
+	}
+	if opts.Actions != nil {
+		if err := opts.Actions(registry); err != nil {
+			return nil, fmt.Errorf("register actions: %w", err)
+		}
+	}
+	functions, err := template.LoadFunctions(opts.Flags.FunctionsPath, registry)
+	if err != nil {
+		return nil, fmt.Errorf("load functions: %w", err)
+	}
+	catalog := &template.Catalog{Actions: registry, Functions: functions, Templates: map[string]bool{}}
+	tmpls, err := template.LoadDirs(opts.Flags.TemplatesPaths, catalog)
+	if err != nil {
+		return nil, fmt.Errorf("load templates: %w", err)
+	}
+	versions := make(map[string]int64, len(tmpls))
+	for _, t := range tmpls {
+		doc, err := json.Marshal(t)
+		if err != nil {
+			return nil, fmt.Errorf("encode template %s: %w", t.Name, err)
+		}
+		id, err := db.TemplateVersionPut(ctx, t.Name, doc)
+		if err != nil {
+			return nil, fmt.Errorf("store template %s: %w", t.Name, err)
+		}
+		versions[t.Name] = id
+		log.Info("loaded task template", "template_name", t.Name)
+	}
+
+	instanceID, err := db.InstanceRegister(ctx, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("register instance: %w", err)
+	}
+	valuesOpts := values.Options{Cache: values.NewCache(4096)}
+	templateConfig := items.TemplateConfig(cfg.ConcealedSecrets)
+	eng, err := engine.New(engine.Config{
+		Store:                   db,
+		Catalog:                 catalog,
+		Logger:                  log,
+		InstanceID:              instanceID,
+		Region:                  opts.Flags.Region,
+		TemplateConfig:          templateConfig,
+		ValuesOptions:           valuesOpts,
+		MaxConcurrentExecutions: cfg.MaxConcurrentExecutions,
+		SingleInstance:          true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Flags.MaintenanceMode {
+		if err := eng.Start(ctx); err != nil {
+			return nil, fmt.Errorf("start engine: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			eng.Stop()
+		}
+	}()
+
+	basic, err := items.BasicAuth()
+	if err != nil {
+		return nil, err
+	}
+	groups, err := items.GroupsAuth()
+	if err != nil {
+		return nil, err
+	}
+	svc := service.New(service.Config{
+		Store:     db,
+		Runner:    eng,
+		Templates: service.NewTemplates(tmpls, versions),
+		Policy:    auth.Policy{AdminUsernames: cfg.AdminUsernames, AdminGroups: cfg.AdminGroups},
+		Values: func() *values.Values {
+			v := values.New(valuesOpts)
+			v.SetConfig(templateConfig)
+			return v
+		},
+		Region: opts.Flags.Region,
+		Now:    time.Now,
+		Logger: log,
+		NewID:  func() string { return uuid.NewString() },
+	})
+	handler := api.New(api.Config{
+		Service:      svc,
+		Provider:     auth.NewDefaultProvider(basic, groups),
+		MaxBodyBytes: int64(cfg.ServerOptions.MaxBodyBytes),
+		Maintenance:  opts.Flags.MaintenanceMode,
+		Logger:       log,
+		Ping:         db.Ping,
+	})
+
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(opts.Flags.HTTPPort))
+		if err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	s = &Server{
+		log:      log,
+		db:       db,
+		engine:   eng,
+		listener: ln,
+		http:     &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
+		served:   make(chan error, 1),
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbPath, "instance_id", instanceID)
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Wait blocks until the HTTP server stops on its own (an error) or ctx ends.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case err := <-s.served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Stop stops serving, lets the engine finish or set aside what runs, and
+// closes the store.
+func (s *Server) Stop(ctx context.Context) error {
+	s.log.Info("shutting down")
+	err := s.http.Shutdown(ctx)
+	s.engine.Stop()
+	if cerr := s.db.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	s.log.Info("bye")
+	return err
+}
+
+// databasePath returns the embedded database file: the database item when
+// it names a file (sqlite:PATH or a plain path), else utask.db in workDir.
+func databasePath(items *config.Store, cfg config.UtaskConfig, workDir string) (string, error) {
+	key := cfg.DatabaseConfig.ConfigName
+	if key == "" {
+		key = "database"
+	}
+	v, ok := items.Get(key)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return filepath.Join(workDir, DefaultDatabaseFile), nil
+	}
+	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") || strings.Contains(v, "host=") {
+		return "", fmt.Errorf("configuration item %q: PostgreSQL is not supported by this build yet; remove the item to use the embedded store", key)
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(v, "sqlite://"), "sqlite:")
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(workDir, path)
+	}
+	return path, nil
+}
+
+// loadKeyring reads the encryption-key items; with none, the embedded store
+// uses a key kept beside its database file, generated on first start.
+func loadKeyring(items *config.Store, dbPath string, log *slog.Logger) (*crypt.Keyring, error) {
+	keys := items.GetAll("encryption-key")
+	if len(keys) == 0 {
+		keyPath := dbPath + ".key"
+		b, err := os.ReadFile(keyPath)
+		switch {
+		case err == nil:
+			keys = []string{string(b)}
+		case errors.Is(err, os.ErrNotExist):
+			item, err := crypt.GenerateKeyItem(rand.Reader, time.Now().Unix())
+			if err != nil {
+				return nil, fmt.Errorf("generate encryption key: %w", err)
+			}
+			if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+				return nil, fmt.Errorf("write encryption key: %w", err)
+			}
+			if err := os.WriteFile(keyPath, []byte(item), 0o600); err != nil {
+				return nil, fmt.Errorf("write encryption key: %w", err)
+			}
+			log.Warn("no encryption-key item: generated one and kept it beside the database; back it up, without it the data cannot be read", "key_file", keyPath)
+			keys = []string{item}
+		default:
+			return nil, fmt.Errorf("read encryption key %s: %w", keyPath, err)
+		}
+	}
+	k, err := crypt.ParseKeyring(keys)
+	if err != nil {
+		return nil, fmt.Errorf("configuration item \"encryption-key\": %w", err)
+	}
+	return k, nil
+}
+
+func getenv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,31 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// InstanceRegister records a new engine instance, alive at now, and returns
+// its id.
+func (s *Store) InstanceRegister(ctx context.Context, now time.Time) (int64, error) {
+	var id int64
+	if err := s.writer.QueryRowContext(ctx,
+		`INSERT INTO instance (heartbeat) VALUES (?) RETURNING id`, micros(now)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("register instance: %w", err)
+	}
+	return id, nil
+}
+
+// InstanceHeartbeat records that the instance is alive at now.
+func (s *Store) InstanceHeartbeat(ctx context.Context, instanceID int64, now time.Time) error {
+	res, err := s.writer.ExecContext(ctx,
+		`UPDATE instance SET heartbeat = ? WHERE id = ?`, micros(now), instanceID)
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat instance %d: %w", instanceID, err)
+	}
+	return nil
+}

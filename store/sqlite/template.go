@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/utask/utask/store"
+)
+
+// TemplateVersionPut records a template document and returns the id of that
+// exact version (same name, same bytes), creating it if it is new. A known
+// version is found without writing.
+func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []byte) (int64, error) {
+	sum := sha256.Sum256(document)
+	hash := hex.EncodeToString(sum[:])
+
+	var id int64
+	err := s.reader.QueryRowContext(ctx,
+		`SELECT id FROM template_version WHERE name = ? AND hash = ?`, name, hash).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("put template version %s: %w", name, err)
+	}
+
+	// Another writer may have recorded it in between: the no-op update makes
+	// RETURNING give its id either way.
+	err = s.writer.QueryRowContext(ctx, `
+		INSERT INTO template_version (name, hash, document) VALUES (?, ?, ?)
+		ON CONFLICT (name, hash) DO UPDATE SET name = excluded.name
+		RETURNING id`, name, hash, document).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("put template version %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// TemplateVersionGet returns the document of a template version.
+func (s *Store) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
+	var document []byte
+	err := s.reader.QueryRowContext(ctx,
+		`SELECT document FROM template_version WHERE id = ?`, id).Scan(&document)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get template version %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get template version %d: %w", id, err)
+	}
+	return document, nil
+}
