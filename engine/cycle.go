@@ -161,9 +161,7 @@ func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error
 				return nil, fmt.Errorf("commit: %w", err)
 			}
 			e.log.InfoContext(ctx, "engine: crashed steps need a check", "resolution_id", id)
-			e.releaseSlot()
-			e.unlockRunning(id)
-			return nil, errNothingToRun
+			return nil, errNothingToRun // the deferred cleanup frees the slot
 		}
 	}
 

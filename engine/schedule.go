@@ -298,6 +298,11 @@ func (c *cycle) handleLoop(sr *stepRun) (modified, created []string) {
 	switch st := sr.row.State; {
 	case (st == state.Todo || st == state.ToRetry) && len(sr.children) == 0:
 		created = c.expand(sr)
+		if sr.row.State == state.Expanded && len(created) == 0 {
+			// Nothing to wait for: an empty loop is done at once.
+			c.contract(sr)
+			c.setState(sr, state.Done)
+		}
 	case st == state.Expanded && sr.pending == 0:
 		c.contract(sr)
 		c.setState(sr, state.Done)

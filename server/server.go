@@ -51,6 +51,8 @@ type Options struct {
 	// Actions, when set, registers extra actions before templates load (a
 	// build-time plugin point).
 	Actions func(*action.Registry) error
+	// Version and Commit identify the build (GET /meta).
+	Version, Commit string
 }
 
 // Server is a running utask server.
@@ -178,7 +180,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	svc := service.New(service.Config{
 		Store:     db,
-		Runner:    eng,
+		Runner:    runner{eng},
 		Templates: service.NewTemplates(tmpls, versions),
 		Policy:    auth.Policy{AdminUsernames: cfg.AdminUsernames, AdminGroups: cfg.AdminGroups},
 		Values: func() *values.Values {
@@ -190,6 +192,10 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		Now:    time.Now,
 		Logger: log,
 		NewID:  func() string { return uuid.NewString() },
+
+		ApplicationName: cfg.ApplicationName,
+		Version:         opts.Version,
+		Commit:          opts.Commit,
 	})
 	handler := api.New(api.Config{
 		Service:      svc,

@@ -120,9 +120,11 @@ func (s *Service) CreateTask(ctx context.Context, id auth.Identity, req CreateTa
 		return nil, err
 	}
 
-	// TODO: the initial comment is validated but not stored, and no
-	// task_state_update/task_validation notification is sent: the store has
-	// no comment table and the notify package does not exist yet.
+	// TODO: the initial comment is validated but not stored, and neither the
+	// task_state_update nor the task_validation notification is sent, because
+	// the store has no comment table and there is no notifier yet; insert the
+	// comment in the task's transaction and notify after Commit once they
+	// exist.
 
 	switch {
 	case res == nil:

@@ -223,3 +223,19 @@ steps:
 	require.Equal(t, ForeachParallel, again.Steps["loop"].ForeachStrategy)
 	require.Equal(t, ForeachChildren, again.Steps["loop"].Conditions[0].Foreach)
 }
+
+// TestParseRejectsAliasBomb checks that YAML aliases cannot expand a small
+// file into a huge document.
+func TestParseRejectsAliasBomb(t *testing.T) {
+	t.Parallel()
+	y := "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		y += name + ": &" + name + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+			", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n"
+		prev = name
+	}
+	_, err := Parse([]byte(y))
+	require.ErrorContains(t, err, "excessive aliasing")
+	require.Empty(t, Warnings([]byte(y)))
+}

@@ -20,6 +20,7 @@ type ValidationError struct {
 	Err error // the reason
 }
 
+// Error returns "Invalid task template: " followed by the reason.
 func (e *ValidationError) Error() string { return "Invalid task template: " + e.Err.Error() }
 
 // Unwrap returns the reason.
@@ -63,8 +64,23 @@ type validator struct {
 	t       *Template
 	c       *Catalog
 	schemas map[string]*jsonschema.Schema
+	anc     map[string]map[string]bool // ancestors per step, computed on demand
 }
 
+// ancestors returns the transitive ancestors of step name (see ancestors).
+func (v *validator) ancestors(name string) map[string]bool {
+	if a, ok := v.anc[name]; ok {
+		return a
+	}
+	if v.anc == nil {
+		v.anc = map[string]map[string]bool{}
+	}
+	a := ancestors(v.t.Steps, name)
+	v.anc[name] = a
+	return a
+}
+
+// validate runs the checks of Validate in order.
 func (v *validator) validate() error {
 	t := v.t
 	t.Name = normaliseName(t.Name)
@@ -135,17 +151,18 @@ func (v *validator) validate() error {
 	return nil
 }
 
-// validString checks that s is between 3 and max bytes long.
-func validString(field, s string, max int) error {
+// validString checks that s is between 3 and limit bytes long.
+func validString(field, s string, limit int) error {
 	if len(s) < minStringLength {
 		return fmt.Errorf("%s can't be shorter than %d characters", field, minStringLength)
 	}
-	if len(s) > max {
-		return fmt.Errorf("%s can't be longer than %d characters", field, max)
+	if len(s) > limit {
+		return fmt.Errorf("%s can't be longer than %d characters", field, limit)
 	}
 	return nil
 }
 
+// validateVariable checks one variable declaration.
 func validateVariable(vr Variable) error {
 	switch {
 	case vr.Name == "":
@@ -174,6 +191,8 @@ func (v *validator) step(name string, s *Step) error {
 	return newStepCheck(s)
 }
 
+// stepDefinition validates and normalises the author-facing fields of one
+// step, in µTask's order.
 func (v *validator) stepDefinition(name string, s *Step) error {
 	if name == ThisStep {
 		return errors.New("'this' step name is reserved")
@@ -248,7 +267,7 @@ func (v *validator) stepDefinition(name string, s *Step) error {
 	if err := validateDependencies(v.t.Steps, s); err != nil {
 		return err
 	}
-	if anc := ancestors(v.t.Steps, name); anc[name] {
+	if anc := v.ancestors(name); anc[name] {
 		return circularError(name, anc)
 	}
 	return nil
@@ -281,7 +300,6 @@ func (v *validator) conditions(name string, s *Step) error {
 			cond.Foreach = ForeachChildren
 		}
 	}
-	var anc, desc map[string]bool
 	for _, cond := range s.Conditions {
 		if cond.Type != ConditionSkip && cond.Type != ConditionCheck {
 			return fmt.Errorf("Unknown condition type: %s", cond.Type) //nolint:staticcheck // exact µTask text
@@ -317,10 +335,7 @@ func (v *validator) conditions(name string, s *Step) error {
 			if !ok {
 				return fmt.Errorf("Step condition points to non-existing step: %s", target) //nolint:staticcheck // exact µTask text
 			}
-			if anc == nil {
-				anc, desc = v.chainOf(name)
-			}
-			if target != name && !anc[target] && !desc[target] {
+			if !v.inChain(name, target) {
 				return fmt.Errorf("Step condition cannot impact the state of step %s, only those who belong to the dependency chain are allowed", target) //nolint:staticcheck // exact µTask text
 			}
 			st := cond.Then[key]
@@ -338,16 +353,10 @@ func (v *validator) conditions(name string, s *Step) error {
 	return nil
 }
 
-// chainOf returns the transitive ancestors and descendants of step name.
-func (v *validator) chainOf(name string) (anc, desc map[string]bool) {
-	anc = ancestors(v.t.Steps, name)
-	desc = map[string]bool{}
-	for other := range v.t.Steps {
-		if other != name && ancestors(v.t.Steps, other)[name] {
-			desc[other] = true
-		}
-	}
-	return anc, desc
+// inChain reports whether target is name itself, one of its transitive
+// ancestors or one of its transitive descendants.
+func (v *validator) inChain(name, target string) bool {
+	return target == name || v.ancestors(name)[target] || v.ancestors(target)[name]
 }
 
 // newStepCheck rejects the fields the engine owns.

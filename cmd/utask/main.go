@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "utask:", err)
 		return 2
 	}
-	srv, err := server.Start(ctx, server.Options{Flags: flags, Environ: os.Environ(), WorkDir: wd, Logger: log})
+	srv, err := server.Start(ctx, server.Options{Flags: flags, Environ: os.Environ(), WorkDir: wd, Logger: log, Version: Version, Commit: Commit})
 	if err != nil {
 		log.Error("unable to start utask", "err", err)
 		return 1

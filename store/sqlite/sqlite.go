@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -86,9 +87,9 @@ func (e *lockedError) Error() string {
 func (e *lockedError) Unwrap() error { return ErrLocked }
 
 // Open opens the database at cfg.Path, creating it if needed, takes the
-// exclusive lock on cfg.Path+".lock" (refusing with an error that wraps
-// [ErrLocked] when another process holds it) and applies the migrations the
-// database has not seen yet.
+// exclusive lock on cfg.Path+".lock" (refusing, after a grace of half a
+// second, with an error that wraps [ErrLocked] when another process holds it)
+// and applies, in order, the migrations the database has not seen yet.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return open(ctx, cfg, "FULL")
 }
@@ -113,7 +114,7 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
 	}
 
-	lockFile, err := lock(path)
+	lockFile, err := lock(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -195,22 +196,45 @@ func dsn(path string, params url.Values) string {
 	return (&url.URL{Scheme: "file", Path: path, RawQuery: params.Encode()}).String()
 }
 
+// lockGrace is how long Open keeps trying a lock held elsewhere before it
+// refuses. A child process forked by this one holds a copy of the lock file's
+// descriptor, hence the lock, until it execs (a few milliseconds): a store
+// closed and reopened while the process runs commands can find its own lock
+// still held for that long. Another utask process holds it for good.
+const lockGrace = 500 * time.Millisecond
+
+// lockRetry is the pause between two tries of the lock.
+const lockRetry = 5 * time.Millisecond
+
 // lock takes the process lock of the database at path.
-func lock(path string) (*os.File, error) {
+func lock(ctx context.Context, path string) (*os.File, error) {
 	lockPath := path + ".lock"
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: open lock file: %w", path, err)
 	}
-	// The descriptor fits an int on every platform with flock.
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil { //nolint:gosec // see above
-		_ = f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	deadline := time.Now().Add(lockGrace)
+	for {
+		// The descriptor fits an int on every platform with flock.
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) //nolint:gosec // see above
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("open store %s: lock %s: %w", path, lockPath, err)
+		}
+		if time.Now().After(deadline) {
+			_ = f.Close()
 			return nil, &lockedError{path: path}
 		}
-		return nil, fmt.Errorf("open store %s: lock %s: %w", path, lockPath, err)
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("open store %s: lock %s: %w", path, lockPath, ctx.Err())
+		case <-time.After(lockRetry):
+		}
 	}
-	return f, nil
 }
 
 // Close closes the database and releases the lock. Calling it again does

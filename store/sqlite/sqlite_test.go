@@ -207,7 +207,7 @@ func TestOpen(t *testing.T) {
 		require.ErrorContains(t, err, "database schema version 999 is newer")
 
 		// The refusal released the lock: the file is free for a newer program.
-		f, err := lock(path)
+		f, err := lock(t.Context(), path)
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
 	})

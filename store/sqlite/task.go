@@ -265,6 +265,11 @@ func visibility(f store.TaskFilter) (string, []any, error) {
 // taskRow is the stored form of the mutable columns of a task, in the order
 // they have in taskInsertSQL and taskUpdateSQL.
 func (s *Store) taskRow(t *store.Task) ([]any, error) {
+	// TODO: the input and the result are both bound to the task's public id
+	// alone, so swapping the two columns of one row goes unnoticed; binding
+	// each to its column as well (public id + "/input") would close that,
+	// at the price of departing from µTask's binding of every value of a row
+	// to its public id.
 	input, err := s.sealMap(t.Input, t.PublicID)
 	if err != nil {
 		return nil, fmt.Errorf("seal input: %w", err)

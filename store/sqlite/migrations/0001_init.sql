@@ -91,10 +91,9 @@ CREATE TABLE resolution (
     sealed_resolver_input BLOB
 ) STRICT;
 
--- The claim of runnable resolutions (state, then due time) and the claim of
--- orphans (the holding instance, then state).
+-- The claims: runnable resolutions by state, then due time; orphans by
+-- state (few rows are in the states an orphan can be in).
 CREATE INDEX resolution_claim ON resolution (state, next_retry);
-CREATE INDEX resolution_instance ON resolution (instance_id, state);
 
 -- step: the state of one step of a resolution, foreach children included.
 -- Changing a step rewrites this one row, whatever the size of the resolution.

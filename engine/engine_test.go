@@ -1,0 +1,493 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/utask/utask/action"
+	"github.com/utask/utask/action/echo"
+	httpaction "github.com/utask/utask/action/http"
+	"github.com/utask/utask/engine"
+	"github.com/utask/utask/state"
+	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/sqlite"
+	"github.com/utask/utask/store/storetest"
+	"github.com/utask/utask/template"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type testBundle struct {
+	db      store.Store
+	engine  *engine.Engine
+	catalog *template.Catalog
+	clock   *clock
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := sqlite.Open(ctx, sqlite.Config{
+		Path:   filepath.Join(t.TempDir(), "utask.db"),
+		Sealer: storetest.NewSealer(t),
+		Logger: logger,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	reg := action.NewRegistry()
+	require.NoError(t, reg.Register(echo.Name, echo.New()))
+	require.NoError(t, reg.Register(httpaction.Name, httpaction.New(httpaction.Options{})))
+	cat := &template.Catalog{Actions: reg, Functions: map[string]*template.Function{}, Templates: map[string]bool{}}
+	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	id, err := db.InstanceRegister(ctx, clk.Now())
+	require.NoError(t, err)
+	eng, err := engine.New(engine.Config{
+		Store:          db,
+		Catalog:        cat,
+		Logger:         logger,
+		InstanceID:     id,
+		Now:            clk.Now,
+		SingleInstance: true,
+		PollInterval:   50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	t.Cleanup(eng.Stop)
+	return &testBundle{db: db, engine: eng, catalog: cat, clock: clk}
+}
+
+// create stores a template and a task with a resolution claimed by the
+// engine's instance, and returns the resolution's public id.
+func (b *testBundle) create(t *testing.T, yaml string, input map[string]any) (taskID, resID string) {
+	t.Helper()
+	ctx := context.Background()
+	tmpl, err := template.Parse([]byte(yaml))
+	require.NoError(t, err)
+	require.NoError(t, template.Validate(tmpl, b.catalog))
+	doc, err := json.Marshal(tmpl)
+	require.NoError(t, err)
+	version, err := b.db.TemplateVersionPut(ctx, tmpl.Name, doc)
+	require.NoError(t, err)
+	in, err := template.ValidateInputs(tmpl.Inputs, input)
+	require.NoError(t, err)
+	now := b.clock.Now()
+	task := &store.Task{
+		PublicID: uuid.NewString(), TemplateName: tmpl.Name, TemplateVersion: version, Title: "test",
+		RequesterUsername: "tester", Created: now, LastActivity: now, State: state.TaskTodo,
+		StepsTotal: len(tmpl.Steps), Input: in, Result: tmpl.ResultFormat,
+	}
+	instance := b.engine.InstanceID()
+	res := &store.Resolution{
+		PublicID: uuid.NewString(), ResolverUsername: "tester", State: state.ResAutorunning,
+		InstanceID: &instance, Created: now, RunMax: tmpl.EffectiveRetryMax(),
+	}
+	tx, err := b.db.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, tx.TaskInsert(ctx, task))
+	res.TaskID = task.ID
+	require.NoError(t, tx.ResolutionInsert(ctx, res))
+	require.NoError(t, tx.Commit(ctx))
+	return task.PublicID, res.PublicID
+}
+
+// run runs one cycle and returns the resolution, its task and its steps.
+func (b *testBundle) run(t *testing.T, resID string) (*store.Resolution, *store.Task, map[string]*template.Step) {
+	t.Helper()
+	require.NoError(t, b.engine.RunSync(context.Background(), resID))
+	return b.read(t, resID)
+}
+
+func (b *testBundle) read(t *testing.T, resID string) (*store.Resolution, *store.Task, map[string]*template.Step) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := b.db.ResolutionGet(ctx, resID)
+	require.NoError(t, err)
+	task, err := b.db.TaskGet(ctx, res.TaskPublicID)
+	require.NoError(t, err)
+	steps, err := b.engine.Steps(ctx, res)
+	require.NoError(t, err)
+	return res, task, steps
+}
+
+func stepStates(steps map[string]*template.Step) map[string]string {
+	out := map[string]string{}
+	for n, s := range steps {
+		out[n] = s.State
+	}
+	return out
+}
+
+func TestStateQualifiedDependenciesAndCustomStates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: custom-states
+description: a check condition picks the branch
+title_format: custom states
+steps:
+  probe:
+    description: probe
+    custom_states: [MISSING]
+    action:
+      type: echo
+      configuration:
+        output: {code: "404"}
+    conditions:
+      - type: check
+        if:
+          - {value: "{{.step.this.output.code}}", operator: EQ, expected: "404"}
+        then: {this: MISSING}
+        message: not there
+  onDone:
+    description: runs only when probe is DONE
+    dependencies: [probe]
+    action: {type: echo, configuration: {output: ran}}
+  onMissing:
+    description: runs only when probe is MISSING
+    dependencies: ["probe:MISSING"]
+    action: {type: echo, configuration: {output: ran}}
+  either:
+    description: runs when probe is DONE or MISSING
+    dependencies: ["probe:DONE,MISSING"]
+    action: {type: echo, configuration: {output: ran}}
+  afterDone:
+    description: pruned with onDone
+    dependencies: [onDone]
+    action: {type: echo, configuration: {output: ran}}
+`, nil)
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	require.Equal(t, state.TaskDone, task.State)
+	require.Equal(t, map[string]string{
+		"probe": "MISSING", "onDone": "PRUNE", "onMissing": "DONE", "either": "DONE", "afterDone": "PRUNE",
+	}, stepStates(steps))
+	require.Equal(t, "not there", steps["probe"].Error)
+	require.Equal(t, 5, task.StepsDone)
+}
+
+func TestOutputStrategiesAndResult(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: outputs
+description: merge and template output strategies
+title_format: outputs
+inputs:
+  - {name: who, description: who}
+result_format:
+  merged: "{{.step.merged.output.extra}}/{{.step.merged.output.k}}"
+  templated: "{{.step.templated.output.full}}"
+  count: "{{.step.templated.output.num}}"
+steps:
+  merged:
+    description: merge
+    action:
+      type: echo
+      configuration:
+        output: {k: plugin}
+      output:
+        strategy: merge
+        format: {k: format, extra: "{{.input.who}}"}
+  templated:
+    description: template
+    dependencies: [merged]
+    action:
+      type: echo
+      configuration:
+        output: {first: John, last: Doe, num: 12345678901234567}
+      output:
+        strategy: template
+        format:
+          full: "{{.step.this.output.first}} {{.step.this.output.last}}"
+          num: "{{.step.this.output.num}}"
+`, map[string]any{"who": "ann"})
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	require.Equal(t, map[string]any{"k": "plugin", "extra": "ann"}, steps["merged"].Output)
+	require.Equal(t, map[string]any{"full": "John Doe", "num": "12345678901234567"}, steps["templated"].Output)
+	require.Equal(t, map[string]any{"merged": "ann/plugin", "templated": "John Doe", "count": "12345678901234567"}, task.Result)
+}
+
+func TestForeachSequenceAndChildren(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: foreach-seq
+description: children in sequence see their iterator
+title_format: foreach
+steps:
+  loop:
+    description: loop
+    foreach: '[{"n": 1}, {"n": 2}, {"n": 3}]'
+    foreach_strategy: sequence
+    action:
+      type: echo
+      configuration:
+        output: {double: "{{.iterator.n}}{{.iterator.n}}", me: "{{.step.this.state}}"}
+  after:
+    description: reads the children
+    dependencies: [loop]
+    action:
+      type: echo
+      configuration:
+        output: {all: "{{range .step.loop.children}}{{.output.double}},{{end}}", count: "{{len .step.loop.children}}"}
+`, nil)
+	r, _, steps := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	require.Equal(t, map[string]any{"all": "11,22,33,", "count": "3"}, steps["after"].Output)
+	children, ok := steps["loop"].Children.([]any)
+	require.True(t, ok)
+	require.Len(t, children, 3)
+	first := children[0].(map[string]any)
+	require.Equal(t, "DONE", first["state"])
+	require.Equal(t, map[string]any{"double": "11", "me": "RUNNING"}, first["output"])
+	require.Equal(t, map[string]any{"iterator": map[string]any{"n": json.Number("1")}}, first["metadata"])
+	require.Len(t, steps, 2, "children are folded into their parent")
+}
+
+func TestEmptyForeachAndSkipOperators(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: skips
+description: skip conditions with several operators
+title_format: skips
+steps:
+  empty:
+    description: a loop over nothing
+    foreach: '[]'
+    action: {type: echo, configuration: {output: x}}
+  regexp:
+    description: skipped by REGEXP
+    conditions:
+      - type: skip
+        if: [{value: "abc123", operator: REGEXP, expected: '\d+$'}]
+        then: {this: PRUNE}
+    action: {type: echo, configuration: {output: x}}
+  inList:
+    description: skipped by IN
+    conditions:
+      - type: skip
+        if: [{value: "a, b ,c", operator: IN, expected: b}]
+        then: {this: PRUNE}
+    action: {type: echo, configuration: {output: x}}
+  notSkipped:
+    description: GT does not hold
+    conditions:
+      - type: skip
+        if: [{value: "5", operator: GT, expected: "10"}]
+        then: {this: PRUNE}
+    action: {type: echo, configuration: {output: ran}}
+  lowerGt:
+    description: lower-case gt compares too
+    conditions:
+      - type: skip
+        if: [{value: "5", operator: gt, expected: "10"}]
+        then: {this: PRUNE}
+    action: {type: echo, configuration: {output: ran}}
+  skippedNoState:
+    description: skipped without a state is DONE
+    conditions:
+      - type: skip
+        if: [{value: "x", operator: NE, expected: "y"}]
+        then: {}
+    action: {type: echo, configuration: {output: ran}}
+`, nil)
+	r, _, steps := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	require.Equal(t, map[string]string{
+		"empty": "DONE", "regexp": "PRUNE", "inList": "PRUNE", "notSkipped": "DONE", "lowerGt": "DONE", "skippedNoState": "DONE",
+	}, stepStates(steps))
+	require.Nil(t, steps["skippedNoState"].Output, "a skipped step does not run")
+	require.Equal(t, "ran", steps["lowerGt"].Output)
+}
+
+func TestServerErrorIsRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok": true}`))
+	}))
+	t.Cleanup(srv.Close)
+	_, res := b.create(t, `
+name: retry
+description: a server error is retried
+title_format: retry
+inputs:
+  - {name: url, description: url}
+steps:
+  call:
+    description: call
+    action:
+      type: http
+      configuration: {url: "{{.input.url}}", method: GET}
+`, map[string]any{"url": srv.URL})
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResError, r.State)
+	require.Equal(t, state.TaskRunning, task.State)
+	require.Equal(t, state.ServerError, steps["call"].State)
+	require.Equal(t, "failed api request: 503: busy\n", steps["call"].Error)
+	require.Equal(t, 1, steps["call"].TryCount)
+	require.NotNil(t, r.NextRetry)
+	// seconds pattern, one execution: 8 s × 1.25.
+	require.Equal(t, 10*time.Second, r.NextRetry.Sub(*r.LastStop))
+
+	// Nothing runs before the retry is due; once the clock passes it, the
+	// engine's claim loop runs the resolution again.
+	require.NoError(t, b.engine.Start(context.Background()))
+	time.Sleep(150 * time.Millisecond)
+	require.Equal(t, int32(1), calls.Load())
+	b.clock.Add(11 * time.Second)
+	b.engine.Wake()
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, res)
+		return r.State == state.ResDone
+	}, 10*time.Second, 10*time.Millisecond)
+	r, task, steps = b.read(t, res)
+	require.Equal(t, state.TaskDone, task.State)
+	require.Equal(t, 2, steps["call"].TryCount)
+	require.Equal(t, 2, r.RunCount)
+	require.Equal(t, map[string]any{"ok": true}, steps["call"].Output)
+}
+
+func TestClientErrorBlocks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: client-error
+description: a client error blocks the resolution
+title_format: client error
+retry_max: 1
+steps:
+  fail:
+    description: fail
+    action:
+      type: echo
+      configuration: {error_message: refused, error_type: client}
+`, nil)
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResBlockedBadRequest, r.State)
+	require.Equal(t, state.TaskBlocked, task.State)
+	require.Equal(t, "refused", steps["fail"].Error)
+}
+
+func TestMaxRetriesBlocks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: max-retries
+description: run_max reached
+title_format: max
+retry_max: 1
+steps:
+  fail:
+    description: fail
+    action:
+      type: echo
+      configuration: {error_message: boom}
+`, nil)
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResBlockedMaxRetries, r.State)
+	require.Equal(t, state.TaskBlocked, task.State)
+	require.Equal(t, state.ServerError, steps["fail"].State)
+}
+
+func TestRunRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: done-once
+description: a done resolution does not run again
+title_format: once
+steps:
+  one: {description: one, action: {type: echo, configuration: {output: x}}}
+`, nil)
+	r, _, _ := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	require.ErrorIs(t, b.engine.RunSync(context.Background(), res), engine.ErrAlreadyDone)
+}
+
+func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	yaml := `
+name: crash
+description: steps left RUNNING by a dead instance
+title_format: crash
+steps:
+  safe:
+    description: idempotent, replayed
+    idempotent: true
+    action: {type: echo, configuration: {output: replayed}}
+  unsafe:
+    description: not idempotent
+    action: {type: echo, configuration: {output: x}}
+`
+	_, idem := b.create(t, yaml, nil)
+	// Simulate a dead instance that left both steps RUNNING.
+	dead := int64(999)
+	tx, err := b.db.Begin(ctx)
+	require.NoError(t, err)
+	r, err := tx.ResolutionLock(ctx, idem)
+	require.NoError(t, err)
+	r.State = state.ResRunning
+	r.InstanceID = &dead
+	require.NoError(t, tx.ResolutionUpdate(ctx, r))
+	require.NoError(t, tx.StepUpsert(ctx, r, []*store.Step{
+		{Name: "safe", State: state.Running},
+		{Name: "unsafe", State: state.Running},
+	}))
+	require.NoError(t, tx.Commit(ctx))
+
+	require.NoError(t, b.engine.Start(ctx))
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, idem)
+		return r.State == state.ResBlockedToCheck
+	}, 10*time.Second, 10*time.Millisecond)
+	_, task, steps := b.read(t, idem)
+	require.Equal(t, state.TaskBlocked, task.State)
+	require.Equal(t, state.Todo, steps["safe"].State)
+	require.Equal(t, state.Crashed, steps["unsafe"].State)
+
+	// A human runs it again: every runnable step runs.
+	require.NoError(t, b.engine.RunSync(ctx, idem))
+	r2, _, steps := b.read(t, idem)
+	require.Equal(t, state.ResDone, r2.State)
+	require.Equal(t, "replayed", steps["safe"].Output)
+	require.Equal(t, state.Done, steps["unsafe"].State)
+}
