@@ -491,3 +491,32 @@ steps:
 	require.Equal(t, "replayed", steps["safe"].Output)
 	require.Equal(t, state.Done, steps["unsafe"].State)
 }
+
+func TestMergeFormatDoesNotLeakIntoRetries(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: merge-retry
+description: a merge format is rendered afresh at each attempt
+title_format: merge
+steps:
+  twice:
+    description: runs twice through RETRY_NOW
+    action:
+      type: echo
+      configuration:
+        unmarshal: true
+        output: '{ {{if .step.this.output.first}}"second": "yes"{{else}}"first": "yes"{{end}} }'
+      output:
+        strategy: merge
+        format: {base: x}
+    conditions:
+      - type: check
+        if: [{value: "{{.step.this.output.second}}", operator: NE, expected: "yes"}]
+        then: {this: RETRY_NOW}
+`, nil)
+	r, _, steps := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	require.Equal(t, 2, steps["twice"].TryCount)
+	require.Equal(t, map[string]any{"base": "x", "second": "yes"}, steps["twice"].Output)
+}

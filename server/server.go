@@ -86,24 +86,6 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
 	}
 
-	dbPath, err := databasePath(items, cfg, opts.WorkDir)
-	if err != nil {
-		return nil, err
-	}
-	keyring, err := loadKeyring(items, dbPath, log)
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = db.Close()
-		}
-	}()
-
 	registry := action.NewRegistry()
 	if err := registry.Register(echo.Name, echo.New()); err != nil {
 		return nil, err
@@ -125,6 +107,24 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
 	}
+	dbPath, err := databasePath(items, cfg, opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := loadKeyring(items, dbPath, log)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = db.Close()
+		}
+	}()
+
 	versions := make(map[string]int64, len(tmpls))
 	for _, t := range tmpls {
 		doc, err := json.Marshal(t)

@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	flags, err := config.ParseFlags("utask", args, os.Getenv, wd)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, config.FlagsUsage("utask"))
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "utask:", err)
 		return 2
