@@ -42,6 +42,8 @@ type cycle struct {
 	taskDirty bool
 	launches  []*stepRun
 
+	pendingEvents []pendingEvent // state changes reported once committed
+
 	stopped bool // the loop gave up waiting (shutdown)
 	passes  int  // scheduling passes, bounds skip loops
 }
@@ -314,6 +316,16 @@ func (c *cycle) setState(sr *stepRun, s string) {
 	c.vals.SetStepState(sr.row.Name, s)
 	c.dirty[sr.row.Name] = true
 	c.log.Debug("engine: step state", "step_name", sr.row.Name, "step_state", s)
+	if c.e.cfg.Events != nil {
+		c.pendingEvents = append(c.pendingEvents, pendingEvent{step: sr, state: s})
+	}
+}
+
+// emit tells the observers of a change.
+func (c *cycle) emit(step, st, errText string) {
+	if c.e.cfg.Events != nil {
+		c.e.cfg.Events(Event{ResolutionID: c.res.PublicID, TaskID: c.task.PublicID, Step: step, State: st, Error: errText})
+	}
 }
 
 func (c *cycle) setError(sr *stepRun, msg string) {
@@ -399,11 +411,30 @@ func (c *cycle) flush() {
 	if len(c.dirty) > 0 || len(c.deleted) > 0 || c.taskDirty {
 		c.save(false)
 	}
+	c.flushEvents()
 	launches := c.launches
 	c.launches = nil
 	for _, sr := range launches {
 		c.start(sr)
 	}
+}
+
+type pendingEvent struct {
+	step  *stepRun
+	state string
+}
+
+// flushEvents reports the state changes committed since the last flush; a
+// step's error text goes with its latest state.
+func (c *cycle) flushEvents() {
+	for _, p := range c.pendingEvents {
+		errText := ""
+		if p.state == p.step.row.State {
+			errText = p.step.row.Data.Error
+		}
+		c.emit(p.step.row.Name, p.state, errText)
+	}
+	c.pendingEvents = nil
 }
 
 // save writes dirty steps (and the task and resolution when final is set or
@@ -576,6 +607,8 @@ func (c *cycle) finish() {
 		task.State = state.TaskBlocked
 	}
 	c.save(true)
+	c.flushEvents()
+	c.emit("", res.State, "")
 	c.log.Debug("engine: cycle ended", "resolution_state", res.State, "task_state", task.State)
 	if res.NextRetry != nil {
 		c.e.Wake()

@@ -48,6 +48,24 @@ type Config struct {
 	// PollInterval bounds how long the engine sleeps between two looks for
 	// due work when nothing wakes it. Defaults to 10 seconds.
 	PollInterval time.Duration
+	// Events, when set, is told of every step state change and of the end
+	// of every cycle. It is called from the goroutine running the cycle and
+	// must not block.
+	Events func(Event)
+}
+
+// Event is a change in a resolution that observers (the local runner, the
+// dashboard, notifications) follow.
+type Event struct {
+	ResolutionID string
+	TaskID       string
+	// Step is the step whose state changed; empty for the end of a cycle.
+	Step string
+	// State is the step's new state, or the resolution's state at the end
+	// of a cycle.
+	State string
+	// Error is the step's error text, if any.
+	Error string
 }
 
 // Engine runs resolutions: it claims due work, runs execution cycles and

@@ -86,11 +86,8 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
 	}
 
-	registry := action.NewRegistry()
-	if err := registry.Register(echo.Name, echo.New()); err != nil {
-		return nil, err
-	}
-	if err := registry.Register(httpaction.Name, httpaction.New(httpaction.Options{})); err != nil {
+	registry, err := BuiltinActions()
+	if err != nil {
 		return nil, err
 	}
 	if opts.Actions != nil {
@@ -224,6 +221,18 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	go func() { s.served <- s.http.Serve(ln) }()
 	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbPath, "instance_id", instanceID)
 	return s, nil
+}
+
+// BuiltinActions returns a registry holding the builtin actions.
+func BuiltinActions() (*action.Registry, error) {
+	registry := action.NewRegistry()
+	if err := registry.Register(echo.Name, echo.New()); err != nil {
+		return nil, err
+	}
+	if err := registry.Register(httpaction.Name, httpaction.New(httpaction.Options{})); err != nil {
+		return nil, err
+	}
+	return registry, nil
 }
 
 // Addr is the address the server listens on.

@@ -1,8 +1,10 @@
 // Command utask runs the utask automation engine: its HTTP API, its engine
 // and its embedded store.
 //
-//	utask [flags]          serve (the default)
-//	utask version          print the version
+//	utask [flags]                  serve (the default)
+//	utask validate PATH...         lint templates offline
+//	utask run TEMPLATE --input k=v run one template locally, nothing kept
+//	utask version                  print the version
 package main
 
 import (
@@ -41,6 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case "serve":
 			args = args[1:]
+		case "validate":
+			return runValidate(args[1:], stdout, stderr)
+		case "run":
+			return runLocal(ctx, args[1:], stdout, stderr)
 		}
 	}
 	wd, err := os.Getwd()
