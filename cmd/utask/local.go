@@ -213,5 +213,3 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	return 0
 }
-
-
