@@ -37,6 +37,7 @@ type cycle struct {
 	inflight int
 	local    []attemptDone // results known without running anything
 
+	retryNow  map[string]bool // steps put in RETRY_NOW, to pick again
 	dirty     map[string]bool
 	deleted   []string
 	taskDirty bool
@@ -187,14 +188,15 @@ func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error
 
 func newCycle(e *Engine, res *store.Resolution, task *store.Task, p *plan, rows []*store.Step) *cycle {
 	c := &cycle{
-		e:       e,
-		log:     e.log.With("resolution_id", res.PublicID, "task_id", task.PublicID, "template_name", task.TemplateName),
-		res:     res,
-		task:    task,
-		plan:    p,
-		steps:   make(map[string]*stepRun, len(p.steps)),
-		results: make(chan attemptDone, 64),
-		dirty:   map[string]bool{},
+		e:        e,
+		log:      e.log.With("resolution_id", res.PublicID, "task_id", task.PublicID, "template_name", task.TemplateName),
+		res:      res,
+		task:     task,
+		plan:     p,
+		steps:    make(map[string]*stepRun, len(p.steps)),
+		results:  make(chan attemptDone, 64),
+		dirty:    map[string]bool{},
+		retryNow: map[string]bool{},
 	}
 	byName := make(map[string]*store.Step, len(rows))
 	for _, r := range rows {
@@ -303,6 +305,9 @@ func (c *cycle) setState(sr *stepRun, s string) {
 		return
 	}
 	sr.row.State = s
+	if s == state.RetryNow {
+		c.retryNow[sr.row.Name] = true
+	}
 	if sr.def.parent != "" {
 		if p := c.steps[sr.def.parent]; p != nil {
 			switch {
@@ -379,7 +384,7 @@ func (c *cycle) loop() {
 		if len(c.local) > 0 {
 			continue
 		}
-		if c.inflight == 0 {
+		if c.inflight == 0 && len(c.launches) == 0 {
 			return
 		}
 		select {
@@ -412,12 +417,17 @@ func (c *cycle) flush() {
 		c.save(false)
 	}
 	c.flushEvents()
-	launches := c.launches
-	c.launches = nil
-	for _, sr := range launches {
+	for len(c.launches) > 0 && c.inflight < maxInflight {
+		sr := c.launches[0]
+		c.launches = c.launches[1:]
 		c.start(sr)
 	}
 }
+
+// maxInflight bounds the attempts of one cycle running at once; the others
+// wait their turn in order. A 10,000-item foreach thus holds a few hundred
+// goroutines, not 10,000.
+const maxInflight = 256
 
 type pendingEvent struct {
 	step  *stepRun

@@ -90,9 +90,10 @@ func (c *cycle) candidates(modified, newChildren []string) []string {
 			add(d)
 		}
 	}
-	for _, name := range c.order {
+	for name := range c.retryNow {
 		sr := c.steps[name]
-		if sr.executed && sr.row.State == state.RetryNow {
+		delete(c.retryNow, name)
+		if sr != nil && sr.executed && sr.row.State == state.RetryNow {
 			sr.executed = false
 			add(name)
 		}
