@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/utask/utask/template/schema"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -208,6 +209,15 @@ func (s *server) meta(w http.ResponseWriter, r *http.Request, id auth.Identity) 
 // root serves GET /: a redirection to /meta.
 func (s *server) root(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
 	http.Redirect(w, r, "/meta", http.StatusMovedPermanently)
+
+	return nil
+}
+
+// templateSchema serves the JSON Schema of the template format, for
+// editors.
+func (s *server) templateSchema(w http.ResponseWriter, _ *http.Request, _ auth.Identity) error {
+	w.Header().Set("Content-Type", "application/schema+json")
+	_, _ = w.Write(schema.Template)
 
 	return nil
 }

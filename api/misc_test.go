@@ -146,6 +146,17 @@ func TestMetaRootPing(t *testing.T) {
 		require.Equal(t, "pong", string(resp.body))
 	})
 
+	t.Run("TemplateSchema", func(t *testing.T) {
+		t.Parallel()
+
+		resp := b.get(t, "", "/unsecured/template-schema.json")
+		require.Equal(t, http.StatusOK, resp.status)
+		require.Equal(t, "application/schema+json", resp.header.Get("Content-Type"))
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(resp.body, &doc))
+		require.Equal(t, "utask task template", doc["title"])
+	})
+
 	t.Run("PingFails", func(t *testing.T) {
 		t.Parallel()
 
@@ -266,17 +277,18 @@ func TestRoutes(t *testing.T) {
 		auth, maintenance bool
 		status            int
 	}{
-		{http.MethodPost, "/task"}:                {"CreateTask", true, true, http.StatusCreated},
-		{http.MethodGet, "/task"}:                 {"ListTasks", true, false, http.StatusOK},
-		{http.MethodGet, "/task/{id}"}:            {"GetTask", true, false, http.StatusOK},
-		{http.MethodPost, "/resolution"}:          {"CreateTaskResolution", true, true, http.StatusCreated},
-		{http.MethodGet, "/resolution/{id}"}:      {"GetTaskResolution", true, false, http.StatusOK},
-		{http.MethodPost, "/resolution/{id}/run"}: {"ExecuteTask", true, true, http.StatusNoContent},
-		{http.MethodGet, "/template"}:             {"ListTemplates", true, false, http.StatusOK},
-		{http.MethodGet, "/template/{name}"}:      {"GetTemplate", true, false, http.StatusOK},
-		{http.MethodGet, "/meta"}:                 {"GetMetadata", true, false, http.StatusOK},
-		{http.MethodGet, "/{$}"}:                  {"Root", true, false, http.StatusMovedPermanently},
-		{http.MethodGet, "/unsecured/mon/ping"}:   {"Ping", false, false, http.StatusOK},
+		{http.MethodPost, "/task"}:                          {"CreateTask", true, true, http.StatusCreated},
+		{http.MethodGet, "/task"}:                           {"ListTasks", true, false, http.StatusOK},
+		{http.MethodGet, "/task/{id}"}:                      {"GetTask", true, false, http.StatusOK},
+		{http.MethodPost, "/resolution"}:                    {"CreateTaskResolution", true, true, http.StatusCreated},
+		{http.MethodGet, "/resolution/{id}"}:                {"GetTaskResolution", true, false, http.StatusOK},
+		{http.MethodPost, "/resolution/{id}/run"}:           {"ExecuteTask", true, true, http.StatusNoContent},
+		{http.MethodGet, "/template"}:                       {"ListTemplates", true, false, http.StatusOK},
+		{http.MethodGet, "/template/{name}"}:                {"GetTemplate", true, false, http.StatusOK},
+		{http.MethodGet, "/meta"}:                           {"GetMetadata", true, false, http.StatusOK},
+		{http.MethodGet, "/{$}"}:                            {"Root", true, false, http.StatusMovedPermanently},
+		{http.MethodGet, "/unsecured/mon/ping"}:             {"Ping", false, false, http.StatusOK},
+		{http.MethodGet, "/unsecured/template-schema.json"}: {"GetTemplateSchema", false, false, http.StatusOK},
 	}
 
 	routes := api.Routes()

@@ -100,6 +100,10 @@ func (s *server) routes() []route {
 			Method: http.MethodGet, Pattern: "/unsecured/mon/ping", OperationID: "Ping", Tag: tagMisc,
 			Status: http.StatusOK, Response: "pong",
 		}, s.ping},
+		{Route{
+			Method: http.MethodGet, Pattern: "/unsecured/template-schema.json", OperationID: "GetTemplateSchema", Tag: tagTemplate,
+			Status: http.StatusOK,
+		}, s.templateSchema},
 	}
 }
 
