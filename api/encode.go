@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -110,6 +111,13 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) err
 		return bindingError(err)
 	}
 
+	// A body that looks like JSON is reported with JSON's error messages.
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && !json.Valid(trimmed) {
+		var probe any
+		return bindingError(json.Unmarshal(trimmed, &probe))
+	}
+
 	doc, err := yaml.YAMLToJSON(raw)
 	if err != nil {
 		return bindingError(err)
@@ -119,10 +127,42 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) err
 	dec.UseNumber()
 
 	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
-		return bindingError(err)
+		return bindingError(describeDecodeError(err))
 	}
 
 	return nil
+}
+
+// describeDecodeError names the field and the expected type of a type
+// mismatch, without the Go type names of the request structures.
+func describeDecodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Errorf("the body must be an object, got %s", te.Value)
+		}
+
+		return fmt.Errorf("field %q: expected %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+
+	return err
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "a list"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "interface":
+		return "a value"
+	}
+
+	return "a number"
 }
 
 // query reads the query parameters of a listing. Each occurrence of a

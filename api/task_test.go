@@ -183,7 +183,10 @@ func TestCreateTask(t *testing.T) {
 			msg    string
 		}{
 			{"UnknownTemplate", `{"template_name": "nope"}`, http.StatusNotFound, "template not found: nope"},
-			{"MissingTemplateName", `{}`, http.StatusNotFound, "template not found: "},
+			{"MissingTemplateName", `{}`, http.StatusBadRequest, "template_name: required"},
+			{"NotAnObject", `["a"]`, http.StatusBadRequest, "binding error: error parsing request body: the body must be an object, got array"},
+			{"WrongFieldType", `{"template_name": 3}`, http.StatusBadRequest, `binding error: error parsing request body: field "template_name": expected a string, got number`},
+			{"BrokenJSON", `{"template_name": "greet"`, http.StatusBadRequest, "binding error: error parsing request body: unexpected end of JSON input"},
 			{"Blocked", `{"template_name": "blocked"}`, http.StatusBadRequest, "Template not available (blocked)"},
 			{
 				"ReservedTag", `{"template_name": "greet", "input": {"name": "x"}, "tags": {"_utask_parent_task_id": "1"}}`,

@@ -69,7 +69,8 @@ func RunLocal(ctx context.Context, opts LocalOptions) (*LocalResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load functions: %w", err)
 	}
-	catalog := &template.Catalog{Actions: registry, Functions: functions, Templates: map[string]bool{}}
+	valuesCache := values.NewCache(1024)
+	catalog := &template.Catalog{Actions: registry, Functions: functions, Templates: map[string]bool{}, Syntax: valuesCache.Check}
 	data, err := os.ReadFile(opts.Template)
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
@@ -121,7 +122,7 @@ func RunLocal(ctx context.Context, opts LocalOptions) (*LocalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	valuesOpts := values.Options{Cache: values.NewCache(1024)}
+	valuesOpts := values.Options{Cache: valuesCache}
 	eng, err := engine.New(engine.Config{
 		Store: db, Catalog: catalog, Logger: opts.Logger, InstanceID: instanceID,
 		ValuesOptions: valuesOpts, SingleInstance: true, Events: opts.Events,

@@ -23,6 +23,7 @@ import (
 	"github.com/utask/utask/action"
 	"github.com/utask/utask/action/echo"
 	httpaction "github.com/utask/utask/action/http"
+	"github.com/utask/utask/action/subtask"
 	"github.com/utask/utask/api"
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/config"
@@ -80,7 +81,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	raw, _ := items.Get("utask-cfg")
 	cfg, err := config.ParseUtaskConfig(raw)
 	if err != nil {
-		return nil, fmt.Errorf("parse utask-cfg: %w", err)
+		return nil, err
 	}
 	if len(cfg.AdminUsernames) == 0 && len(cfg.AdminGroups) == 0 {
 		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
@@ -88,6 +89,10 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 
 	registry, err := BuiltinActions()
 	if err != nil {
+		return nil, err
+	}
+	tasks := &lateTasks{}
+	if err := registry.Register(subtask.Name, subtask.New(tasks)); err != nil {
 		return nil, err
 	}
 	if opts.Actions != nil {
@@ -99,7 +104,8 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("load functions: %w", err)
 	}
-	catalog := &template.Catalog{Actions: registry, Functions: functions, Templates: map[string]bool{}}
+	valuesCache := values.NewCache(4096)
+	catalog := &template.Catalog{Actions: registry, Functions: functions, Templates: map[string]bool{}, Syntax: valuesCache.Check}
 	tmpls, err := template.LoadDirs(opts.Flags.TemplatesPaths, catalog)
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
@@ -140,8 +146,8 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("register instance: %w", err)
 	}
-	valuesOpts := values.Options{Cache: values.NewCache(4096)}
-	templateConfig := items.TemplateConfig(cfg.ConcealedSecrets)
+	valuesOpts := values.Options{Cache: valuesCache}
+	templateConfig := items.TemplateConfig(concealed(cfg.ConcealedSecrets))
 	eng, err := engine.New(engine.Config{
 		Store:                   db,
 		Catalog:                 catalog,
@@ -156,10 +162,10 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if !opts.Flags.MaintenanceMode {
-		if err := eng.Start(ctx); err != nil {
-			return nil, fmt.Errorf("start engine: %w", err)
-		}
+	if opts.Flags.MaintenanceMode {
+		log.Warn("maintenance mode: API writes are refused and the engine does not run")
+	} else if err := eng.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -194,6 +200,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		Version:         opts.Version,
 		Commit:          opts.Commit,
 	})
+	tasks.set(svc.Subtasks())
 	handler := api.New(api.Config{
 		Service:      svc,
 		Provider:     auth.NewDefaultProvider(basic, groups),
@@ -262,6 +269,25 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.log.Info("bye")
 	return err
+}
+
+// alwaysConcealed are the items templates never read: the keys and the
+// passwords of the server itself.
+var alwaysConcealed = []string{"encryption-key", "basic-auth"} //nolint:gochecknoglobals // constant list
+
+// concealedByDefault are also hidden from templates when utask-cfg sets no
+// concealed_secrets.
+var concealedByDefault = []string{"database", "utask-cfg", "groups-auth"} //nolint:gochecknoglobals // constant list
+
+// concealed returns the items hidden from templates' .config: those the
+// configuration lists, the server's own keys and passwords always, and the
+// database, utask-cfg and groups-auth items unless concealed_secrets is set.
+func concealed(configured []string) []string {
+	out := append([]string(nil), alwaysConcealed...)
+	if configured == nil {
+		out = append(out, concealedByDefault...)
+	}
+	return append(out, configured...)
 }
 
 // databasePath returns the embedded database file: the database item when

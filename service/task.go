@@ -47,17 +47,34 @@ type CreateTaskRequest struct {
 // the title is rendered from those same inputs, so that the task reads the
 // same at creation and after its first execution cycle.
 func (s *Service) CreateTask(ctx context.Context, id auth.Identity, req CreateTaskRequest) (*Task, error) {
-	tt, version, ok := s.cfg.Templates.Get(req.TemplateName)
-	if !ok {
-		return nil, Errorf(KindNotFound, "template not found: %s", req.TemplateName)
+	if req.TemplateName == "" {
+		return nil, Errorf(KindBadRequest, "template_name: required")
 	}
 
 	if _, ok := req.Tags[ParentTaskTag]; ok {
 		return nil, Errorf(KindBadRequest, "tag name %q not allowed", ParentTaskTag)
 	}
 
+	return s.createTask(ctx, id, req, "", false)
+}
+
+// createTaskAs creates a subtask of parent: its resolvers come from the
+// parent's template, not from the caller.
+func (s *Service) createTaskAs(ctx context.Context, id auth.Identity, req CreateTaskRequest, parent string) (*Task, error) {
+	return s.createTask(ctx, id, req, parent, true)
+}
+
+// createTask creates a task; parent, when set, is the public id of the task
+// it is a subtask of. trusted skips the check that only owners and admins
+// set resolvers.
+func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTaskRequest, parent string, trusted bool) (*Task, error) {
+	tt, version, ok := s.cfg.Templates.Get(req.TemplateName)
+	if !ok {
+		return nil, Errorf(KindNotFound, "template not found: %s", req.TemplateName)
+	}
+
 	admin := s.cfg.Policy.IsAdmin(id)
-	if (len(req.ResolverUsernames) > 0 || len(req.ResolverGroups) > 0) && !admin && !auth.IsTemplateOwner(id, tt) {
+	if !trusted && (len(req.ResolverUsernames) > 0 || len(req.ResolverGroups) > 0) && !admin && !auth.IsTemplateOwner(id, tt) {
 		return nil, Errorf(KindForbidden, "resolver_usernames and resolver_groups can't be set by a regular user, "+
 			"you need to be owner of the template, or admin")
 	}
@@ -109,6 +126,14 @@ func (s *Service) CreateTask(ctx context.Context, id auth.Identity, req CreateTa
 
 	if err := s.renderTitleAndTags(t, tt, req.Tags); err != nil {
 		return nil, err
+	}
+
+	if parent != "" {
+		if t.Tags == nil {
+			t.Tags = map[string]string{}
+		}
+
+		t.Tags[ParentTaskTag] = parent
 	}
 
 	var res *store.Resolution

@@ -17,6 +17,9 @@ type Catalog struct {
 	Actions   *action.Registry     // plugin actions by type name
 	Functions map[string]*Function // functions by name (a function is usable as an action type)
 	Templates map[string]bool      // normalised names of known templates (for actions such as subtask)
+	// Syntax, when set, checks that one templated string parses (syntax,
+	// known functions); Validate runs it on every string of a template.
+	Syntax func(text string) error
 }
 
 // TemplateAwareAction is implemented by actions whose configuration names

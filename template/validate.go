@@ -1,11 +1,13 @@
 package template
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,6 +149,63 @@ func (v *validator) validate() error {
 	l := &linter{t: t, c: v.c, schemas: v.schemas, graphs: map[string]propertyGraph{}, metaGraphs: map[string]propertyGraph{}}
 	if err := l.lint(); err != nil {
 		return fmt.Errorf("Invalid text-template handles within task template: %w", err) //nolint:staticcheck // exact µTask text
+	}
+	if v.c.Syntax != nil {
+		if err := v.syntax(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syntax parses every templated string of the template (µTask only finds a
+// broken one when it runs, and then blames the caller or fails the step).
+func (v *validator) syntax() error {
+	doc, err := json.Marshal(v.t)
+	if err != nil {
+		return fmt.Errorf("encode template: %w", err)
+	}
+	tree, err := decodeExact(doc)
+	if err != nil {
+		return fmt.Errorf("encode template: %w", err)
+	}
+	return walkStrings(tree, "", func(path, s string) error {
+		if err := v.c.Syntax(s); err != nil {
+			return fmt.Errorf("Invalid template in %s: %w", path, err) //nolint:staticcheck // capitalised like µTask's texts
+		}
+		return nil
+	})
+}
+
+// walkStrings calls fn on every string leaf of a decoded JSON document,
+// with its dotted path, keys in sorted order.
+func walkStrings(x any, path string, fn func(path, s string) error) error {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch v := x.(type) {
+	case string:
+		return fn(path, v)
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := walkStrings(v[k], join(k), fn); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if err := walkStrings(e, join(strconv.Itoa(i)), fn); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -172,3 +172,16 @@ func envIndex(allowEnv bool) int {
 
 	return 0
 }
+
+// Check parses text as a template without running it, reporting syntax
+// errors and unknown functions as Render would. A text without "{{" is
+// always fine.
+func (c *Cache) Check(text string) error {
+	if !strings.Contains(text, "{{") {
+		return nil
+	}
+	if e := c.get(text, false); e.err != nil {
+		return templatingError(e.err)
+	}
+	return nil
+}

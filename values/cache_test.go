@@ -130,3 +130,13 @@ func TestCacheConcurrentValues(t *testing.T) {
 
 	require.LessOrEqual(t, c.Len(), 16)
 }
+
+func TestCacheCheck(t *testing.T) {
+	t.Parallel()
+	c := values.NewCache(16)
+	require.NoError(t, c.Check("plain"))
+	require.NoError(t, c.Check("{{ .input.x | upper }} {{ eval `v` }}"))
+	require.ErrorContains(t, c.Check("{{ .input.x"), "unclosed action")
+	require.ErrorContains(t, c.Check("{{ nosuchfunc 1 }}"), `function "nosuchfunc" not defined`)
+	require.ErrorIs(t, c.Check("{{ end }}"), values.ErrTemplating)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/utask/utask/server"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/template"
+	"github.com/utask/utask/values"
 )
 
 // inputFlags collects repeated name=value flags.
@@ -60,7 +61,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, err)
 		failed = true
 	}
-	catalog := &template.Catalog{Actions: registry, Functions: fns, Templates: map[string]bool{}}
+	catalog := &template.Catalog{Actions: registry, Functions: fns, Templates: map[string]bool{}, Syntax: values.NewCache(1024).Check}
 	var dirs, files []string
 	for _, p := range fs.Args() {
 		info, err := os.Stat(p)
