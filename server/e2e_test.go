@@ -40,6 +40,7 @@ func startServer(t testing.TB, workDir string, environ ...string) *testServer {
 	srv, err := server.Start(context.Background(), server.Options{
 		Flags: config.Flags{
 			TemplatesPaths: []string{filepath.Join("testdata", "templates")},
+			ScriptsPath:    filepath.Join("testdata", "scripts"),
 			FunctionsPath:  filepath.Join(workDir, "functions"),
 			Region:         "default",
 			LogsFormat:     "text",
@@ -110,13 +111,14 @@ func (ts *testServer) call(t *testing.T, method, path, user string, body any, ou
 }
 
 type taskView struct {
-	ID         string         `json:"id"`
-	State      string         `json:"state"`
-	Title      string         `json:"title"`
-	Result     map[string]any `json:"result"`
-	Resolution string         `json:"resolution"`
-	StepsDone  int            `json:"steps_done"`
-	StepsTotal int            `json:"steps_total"`
+	ID         string            `json:"id"`
+	Tags       map[string]string `json:"tags"`
+	State      string            `json:"state"`
+	Title      string            `json:"title"`
+	Result     map[string]any    `json:"result"`
+	Resolution string            `json:"resolution"`
+	StepsDone  int               `json:"steps_done"`
+	StepsTotal int               `json:"steps_total"`
 }
 
 // waitTask polls a task until it reaches a final state.
@@ -363,4 +365,17 @@ func TestTemplatesCannotReadServerSecrets(t *testing.T) {
 	// keys and passwords.
 	withList := append([]string{`CFG_UTASK_CFG={"admin_usernames":["admin"],"concealed_secrets":["some-api"]}`}, secrets()...)
 	require.Equal(t, "database groups-auth utask-cfg ", keys(startServer(t, t.TempDir(), withList...)))
+}
+
+func TestScriptAndTagActions(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var created taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice", map[string]any{
+		"template_name": "script-tag", "input": map[string]any{"who": "Ada Lovelace"},
+	}, &created))
+	done := ts.waitTask(t, created.ID, "alice")
+	require.Equal(t, "DONE", done.State)
+	require.Equal(t, map[string]any{"greeting": "hello Ada Lovelace", "step": "greet"}, done.Result)
+	require.Equal(t, map[string]string{"greeted": "Ada Lovelace"}, done.Tags)
 }

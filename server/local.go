@@ -30,6 +30,8 @@ type LocalOptions struct {
 	Template string
 	// FunctionsPath is the directory of functions the template may use.
 	FunctionsPath string
+	// ScriptsPath is the directory of the script action.
+	ScriptsPath string
 	// Input holds the inputs as text (name → value); each is converted to
 	// the type its input declares.
 	Input map[string][]string
@@ -56,7 +58,7 @@ type LocalResult struct {
 // RunLocal runs one template once, in this process, on a throwaway store
 // that is removed afterwards: a dry run for template authors.
 func RunLocal(ctx context.Context, opts LocalOptions) (*LocalResult, error) {
-	registry, err := BuiltinActions()
+	registry, err := BuiltinActions(opts.ScriptsPath)
 	if err != nil {
 		return nil, err
 	}

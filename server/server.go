@@ -23,7 +23,9 @@ import (
 	"github.com/utask/utask/action"
 	"github.com/utask/utask/action/echo"
 	httpaction "github.com/utask/utask/action/http"
+	"github.com/utask/utask/action/script"
 	"github.com/utask/utask/action/subtask"
+	"github.com/utask/utask/action/tag"
 	"github.com/utask/utask/api"
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/config"
@@ -87,7 +89,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
 	}
 
-	registry, err := BuiltinActions()
+	registry, err := BuiltinActions(opts.Flags.ScriptsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -230,14 +232,19 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	return s, nil
 }
 
-// BuiltinActions returns a registry holding the builtin actions.
-func BuiltinActions() (*action.Registry, error) {
+// BuiltinActions returns a registry holding the builtin actions that need
+// nothing of the server; scriptsPath is the script action's directory.
+func BuiltinActions(scriptsPath string) (*action.Registry, error) {
 	registry := action.NewRegistry()
-	if err := registry.Register(echo.Name, echo.New()); err != nil {
-		return nil, err
-	}
-	if err := registry.Register(httpaction.Name, httpaction.New(httpaction.Options{})); err != nil {
-		return nil, err
+	for name, a := range map[string]action.Action{
+		echo.Name:       echo.New(),
+		httpaction.Name: httpaction.New(httpaction.Options{}),
+		script.Name:     script.New(script.Options{ScriptsPath: scriptsPath}),
+		tag.Name:        tag.New(),
+	} {
+		if err := registry.Register(name, a); err != nil {
+			return nil, err
+		}
 	}
 	return registry, nil
 }

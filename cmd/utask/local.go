@@ -39,6 +39,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("utask validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	functions := fs.String("functions-path", "./functions", "directory of the functions templates may use")
+	scripts := fs.String("scripts-path", "./scripts", "directory of the script action's files")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: utask validate [--functions-path DIR] PATH...\n\nPATH is a template file or a directory of *.yaml templates.")
 		fs.PrintDefaults()
@@ -50,7 +51,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	registry, err := server.BuiltinActions()
+	registry, err := server.BuiltinActions(*scripts)
 	if err != nil {
 		fmt.Fprintln(stderr, "utask:", err)
 		return 1
@@ -138,6 +139,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(inputs, "input", "an input as name=value (repeat for each input, or for each item of a collection)")
 	fs.Var(resolverInputs, "resolver-input", "a resolver input as name=value")
 	functions := fs.String("functions-path", "./functions", "directory of the functions the template may use")
+	scripts := fs.String("scripts-path", "./scripts", "directory of the script action's files")
 	retries := fs.Int("retries", 0, "cycles to run again at once while the resolution ends in ERROR")
 	debug := fs.Bool("debug", false, "print the engine's debug logs")
 	fs.Usage = func() {
@@ -173,6 +175,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	res, err := server.RunLocal(ctx, server.LocalOptions{
 		Template:      file,
 		FunctionsPath: *functions,
+		ScriptsPath:   *scripts,
 		Input:         inputs,
 		ResolverInput: resolverInputs,
 		Retries:       *retries,

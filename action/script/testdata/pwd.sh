@@ -1,0 +1,2 @@
+#!/bin/sh
+printf '{"pwd": "%s"}\n' "$(pwd -P)"
