@@ -21,7 +21,7 @@ func startErr(t *testing.T, templates string, environ ...string) error {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
 	srv, err := server.Start(context.Background(), server.Options{
-		Flags:    config.Flags{TemplatesPaths: []string{templates}, FunctionsPath: filepath.Join(t.TempDir(), "none")},
+		Flags:    config.Flags{TemplatesPaths: []string{templates}, FunctionsPath: filepath.Join(t.TempDir(), "none"), ScriptsPath: filepath.Join("testdata", "scripts")},
 		Environ:  environ,
 		WorkDir:  t.TempDir(),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
