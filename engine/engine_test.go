@@ -52,7 +52,7 @@ type testBundle struct {
 	clock   *clock
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -66,7 +66,9 @@ func setup(t *testing.T) *testBundle {
 	reg := action.NewRegistry()
 	require.NoError(t, reg.Register(echo.Name, echo.New()))
 	require.NoError(t, reg.Register(httpaction.Name, httpaction.New(httpaction.Options{})))
-	cat := &template.Catalog{Actions: reg, Functions: map[string]*template.Function{}, Templates: map[string]bool{}}
+	fns, err := template.LoadFunctions(filepath.Join("testdata", "functions"), reg)
+	require.NoError(t, err)
+	cat := &template.Catalog{Actions: reg, Functions: fns, Templates: map[string]bool{}}
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	id, err := db.InstanceRegister(ctx, clk.Now())
 	require.NoError(t, err)
@@ -125,7 +127,7 @@ func (b *testBundle) run(t *testing.T, resID string) (*store.Resolution, *store.
 	return b.read(t, resID)
 }
 
-func (b *testBundle) read(t *testing.T, resID string) (*store.Resolution, *store.Task, map[string]*template.Step) {
+func (b *testBundle) read(t testing.TB, resID string) (*store.Resolution, *store.Task, map[string]*template.Step) {
 	t.Helper()
 	ctx := context.Background()
 	res, err := b.db.ResolutionGet(ctx, resID)
