@@ -47,6 +47,7 @@ type cycle struct {
 
 	stopped bool // the loop gave up waiting (shutdown)
 	passes  int  // scheduling passes, bounds skip loops
+	settled int  // steps of the template (not children) in a final state
 }
 
 // stepRun is the live state of one step in a cycle.
@@ -134,6 +135,9 @@ func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error
 	rows, err := tx.StepList(ctx, res.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load steps: %w", err)
+	}
+	if p, err = p.withOverrides(rows, e.cfg.Catalog); err != nil {
+		return nil, err
 	}
 	c = newCycle(e, res, task, p, rows)
 	now := e.cfg.Now().UTC()
@@ -238,6 +242,11 @@ func newCycle(e *Engine, res *store.Resolution, task *store.Task, p *plan, rows 
 	for _, name := range c.order {
 		c.exposeStep(c.steps[name])
 	}
+	for _, name := range p.names {
+		if state.IsFinal(c.steps[name].row.State) {
+			c.settled++
+		}
+	}
 	return c
 }
 
@@ -308,15 +317,19 @@ func (c *cycle) setState(sr *stepRun, s string) {
 	if s == state.RetryNow {
 		c.retryNow[sr.row.Name] = true
 	}
+	delta := 0
+	switch {
+	case state.IsFinal(old) && !state.IsFinal(s):
+		delta = 1
+	case !state.IsFinal(old) && state.IsFinal(s):
+		delta = -1
+	}
 	if sr.def.parent != "" {
 		if p := c.steps[sr.def.parent]; p != nil {
-			switch {
-			case state.IsFinal(old) && !state.IsFinal(s):
-				p.pending++
-			case !state.IsFinal(old) && state.IsFinal(s):
-				p.pending--
-			}
+			p.pending += delta
 		}
+	} else {
+		c.settled -= delta
 	}
 	c.vals.SetStepState(sr.row.Name, s)
 	c.dirty[sr.row.Name] = true
@@ -512,7 +525,7 @@ func (c *cycle) writeTx(ctx context.Context, tx store.Tx, withResolution bool) e
 		}
 	}
 	if c.taskDirty || withResolution {
-		c.task.StepsDone = c.stepsDone()
+		c.task.StepsDone = c.settled
 		if err := tx.TaskUpdate(ctx, c.task); err != nil {
 			return fmt.Errorf("write task: %w", err)
 		}
@@ -523,18 +536,6 @@ func (c *cycle) writeTx(ctx context.Context, tx store.Tx, withResolution bool) e
 		}
 	}
 	return nil
-}
-
-// stepsDone counts the template's steps (not foreach children) that are
-// settled.
-func (c *cycle) stepsDone() int {
-	n := 0
-	for _, name := range c.plan.names {
-		if state.IsFinal(c.steps[name].row.State) {
-			n++
-		}
-	}
-	return n
 }
 
 // endState is the resolution state the steps call for (DONE when every step

@@ -24,6 +24,10 @@
 // step is not in a state its dependent accepts, the dependent is PRUNE, and
 // pruning runs down the graph.
 //
+// A step's stored row may carry a definition of its own (an edited step):
+// it replaces the template's definition of that step for its resolution, and
+// a foreach step's children follow the definition of their parent.
+//
 // A foreach step expands into children named <step>-<i> (state EXPANDED),
 // which run in parallel or in sequence; when every child is settled the
 // parent contracts: DONE, with the children's outputs, metadata and states in

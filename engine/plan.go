@@ -11,6 +11,7 @@ import (
 
 	"github.com/utask/utask/action"
 	"github.com/utask/utask/state"
+	"github.com/utask/utask/store"
 	"github.com/utask/utask/template"
 )
 
@@ -23,7 +24,70 @@ type plan struct {
 	steps      map[string]*stepDef
 	names      []string            // sorted step names
 	dependents map[string][]string // step → steps that depend on it
-	ancestors  map[string][]string // step → its transitive dependencies
+	// ancestors holds the transitive dependencies of the steps that ANY
+	// dependencies name, the only steps whose ancestry the scheduler reads.
+	// Computing it for every step would cost O(n²) on a long chain.
+	ancestors map[string][]string
+}
+
+// decodeStep reads the stored JSON form of a step definition (an edited
+// step's override) and normalises it as template validation does: a
+// deprecated base_output becomes a merge output, and the skip conditions of
+// a foreach step without a target apply to its children.
+func decodeStep(doc []byte) (*template.Step, error) {
+	var s template.Step
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("decode step definition: %w", err)
+	}
+	if err := s.Action.NormalizeOutput(); err != nil {
+		return nil, fmt.Errorf("decode step definition: %w", err)
+	}
+	for _, cond := range s.Conditions {
+		if cond != nil && s.Foreach != "" && cond.Type == template.ConditionSkip && cond.Foreach == "" {
+			cond.Foreach = template.ForeachChildren
+		}
+	}
+	return &s, nil
+}
+
+// withOverrides returns the plan of one resolution whose stored rows carry
+// definitions of their own (steps an administrator edited): p itself when
+// none does, else a plan compiled from the template with those steps
+// replaced. Only steps of the template can be overridden; a foreach child
+// always derives from its parent.
+func (p *plan) withOverrides(rows []*store.Step, c *template.Catalog) (*plan, error) {
+	var steps map[string]*template.Step
+	for _, r := range rows {
+		if len(r.Data.Definition) == 0 {
+			continue
+		}
+		if _, ok := p.steps[r.Name]; !ok {
+			continue
+		}
+		s, err := decodeStep(r.Data.Definition)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", r.Name, err)
+		}
+		if steps == nil {
+			steps = make(map[string]*template.Step, len(p.tmpl.Steps))
+			for name, def := range p.tmpl.Steps {
+				steps[name] = def
+			}
+		}
+		steps[r.Name] = s
+	}
+	if steps == nil {
+		return p, nil
+	}
+	t := *p.tmpl
+	t.Steps = steps
+	q, err := buildPlan(&t, c)
+	if err != nil {
+		return nil, fmt.Errorf("compile edited steps of template %s: %w", t.Name, err)
+	}
+	return q, nil
 }
 
 // stepDef is the immutable definition of one step, foreach children included.
@@ -78,7 +142,11 @@ func buildPlan(t *template.Template, c *template.Catalog) (*plan, error) {
 		}
 	}
 	for _, name := range p.names {
-		p.ancestors[name] = p.transitiveDeps(name)
+		for _, dep := range p.steps[name].deps {
+			if _, done := p.ancestors[dep.Step]; !done && isAny(dep) {
+				p.ancestors[dep.Step] = p.transitiveDeps(dep.Step)
+			}
+		}
 	}
 	return p, nil
 }
@@ -116,6 +184,15 @@ func buildStepDef(name string, s *template.Step, c *template.Catalog) (*stepDef,
 	return d, nil
 }
 
+// ancestorsOf returns the transitive dependencies of a step of the
+// template.
+func (p *plan) ancestorsOf(name string) []string {
+	if a, ok := p.ancestors[name]; ok {
+		return a
+	}
+	return p.transitiveDeps(name)
+}
+
 func (p *plan) transitiveDeps(name string) []string {
 	seen := map[string]bool{}
 	queue := []string{name}
@@ -139,6 +216,12 @@ func (p *plan) transitiveDeps(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// isAny reports whether a dependency accepts any final state of its step
+// once all the step's ancestors are settled.
+func isAny(d template.Dependency) bool {
+	return len(d.States) == 1 && d.States[0] == state.Any
 }
 
 // childName is the name of the i-th child of a foreach step.

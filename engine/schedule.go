@@ -135,7 +135,7 @@ func (c *cycle) eligible(sr *stepRun) bool {
 		if d == nil {
 			continue
 		}
-		if len(dep.States) == 1 && dep.States[0] == state.Any {
+		if isAny(dep) {
 			if !state.IsFinal(d.row.State) || !c.ancestorsFinal(d) {
 				return false
 			}
@@ -151,11 +151,11 @@ func (c *cycle) eligible(sr *stepRun) bool {
 // ancestorsFinal reports whether every transitive dependency of a step is
 // settled.
 func (c *cycle) ancestorsFinal(sr *stepRun) bool {
-	names := c.plan.ancestors[sr.row.Name]
+	name := sr.row.Name
 	if sr.def.parent != "" {
-		names = c.plan.ancestors[sr.def.parent]
+		name = sr.def.parent
 	}
-	for _, a := range names {
+	for _, a := range c.plan.ancestorsOf(name) {
 		if d := c.steps[a]; d != nil && !state.IsFinal(d.row.State) {
 			return false
 		}
@@ -265,7 +265,7 @@ func (c *cycle) prune(modified []string) []string {
 				continue
 			}
 			for _, dep := range d.def.deps {
-				if dep.Step != m || (len(dep.States) == 1 && dep.States[0] == state.Any) {
+				if dep.Step != m || isAny(dep) {
 					continue
 				}
 				if ms.row.State == state.Prune || !contains(dep.States, ms.row.State) {

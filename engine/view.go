@@ -26,6 +26,9 @@ func (e *Engine) Steps(ctx context.Context, r *store.Resolution) (map[string]*te
 	if err != nil {
 		return nil, fmt.Errorf("list steps: %w", err)
 	}
+	if p, err = p.withOverrides(rows, e.cfg.Catalog); err != nil {
+		return nil, err
+	}
 	byName := make(map[string]*store.Step, len(rows))
 	for _, row := range rows {
 		byName[row.Name] = row
