@@ -618,6 +618,9 @@ func (c *cycle) finish() {
 		task.State = state.TaskBlocked
 	}
 	c.save(true)
+	if endsWait(res.State) {
+		c.wakeParent()
+	}
 	c.flushEvents()
 	c.emit("", res.State, "")
 	c.log.Debug("engine: cycle ended", "resolution_state", res.State, "task_state", task.State)

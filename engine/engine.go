@@ -82,6 +82,7 @@ type Engine struct {
 
 	runningMu sync.Mutex
 	running   map[string]bool // resolutions in a cycle in this process
+	rewake    map[string]bool // running ones woken meanwhile
 
 	wake chan struct{}
 
@@ -134,6 +135,7 @@ func New(cfg Config) (*Engine, error) {
 		log:      cfg.Logger.With("component", "engine", "instance_id", cfg.InstanceID),
 		plans:    map[int64]*plan{},
 		running:  map[string]bool{},
+		rewake:   map[string]bool{},
 		wake:     make(chan struct{}, 1),
 		shutdown: make(chan struct{}),
 	}
@@ -368,7 +370,14 @@ func (e *Engine) lockRunning(id string) bool {
 func (e *Engine) unlockRunning(id string) {
 	e.runningMu.Lock()
 	delete(e.running, id)
+	woken := e.rewake[id]
+	delete(e.rewake, id)
 	e.runningMu.Unlock()
+	if woken {
+		if err := e.WakeResolution(e.ctx, id); err != nil {
+			e.log.WarnContext(e.ctx, "engine: wake resolution", "resolution_id", id, "err", err)
+		}
+	}
 }
 
 // actionRun runs an action with the engine's logger.

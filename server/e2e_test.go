@@ -289,7 +289,6 @@ func TestRejectedRequestsLeaveNothing(t *testing.T) {
 
 func TestSubtaskWakesItsParent(t *testing.T) {
 	t.Parallel()
-	t.Skip("TODO: the engine does not wake a parent when its subtask ends yet")
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
