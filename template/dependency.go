@@ -96,3 +96,69 @@ func circularError(name string, anc map[string]bool) error {
 	sort.Strings(names)
 	return fmt.Errorf("Invalid: circular dependency %v <-> %s", names, name) //nolint:staticcheck // exact µTask text
 }
+
+// cycleMembers returns the steps that lie on a dependency cycle (a strongly
+// connected component of more than one step, or a step depending on
+// itself), with Tarjan's algorithm. Unknown dependency names are ignored.
+func cycleMembers(steps map[string]*Step) map[string]bool {
+	names := make([]string, 0, len(steps))
+	for n := range steps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	deps := make(map[string][]string, len(steps))
+	for _, n := range names {
+		if s := steps[n]; s != nil {
+			for _, d := range s.Dependencies {
+				if dep := ParseDependency(d).Step; steps[dep] != nil {
+					deps[n] = append(deps[n], dep)
+				}
+			}
+		}
+	}
+	index := map[string]int{}
+	low := map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	out := map[string]bool{}
+	next := 0
+	var visit func(n string)
+	visit = func(n string) {
+		index[n], low[n] = next, next
+		next++
+		stack = append(stack, n)
+		onStack[n] = true
+		for _, d := range deps[n] {
+			if _, seen := index[d]; !seen {
+				visit(d)
+				low[n] = min(low[n], low[d])
+			} else if onStack[d] {
+				low[n] = min(low[n], index[d])
+			}
+		}
+		if low[n] != index[n] {
+			return
+		}
+		var comp []string
+		for {
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			onStack[top] = false
+			comp = append(comp, top)
+			if top == n {
+				break
+			}
+		}
+		if len(comp) > 1 || slices.Contains(deps[n], n) {
+			for _, c := range comp {
+				out[c] = true
+			}
+		}
+	}
+	for _, n := range names {
+		if _, seen := index[n]; !seen {
+			visit(n)
+		}
+	}
+	return out
+}

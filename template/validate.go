@@ -67,6 +67,7 @@ type validator struct {
 	c       *Catalog
 	schemas map[string]*jsonschema.Schema
 	anc     map[string]map[string]bool // ancestors per step, computed on demand
+	cyclic  map[string]bool            // steps on a dependency cycle
 }
 
 // ancestors returns the transitive ancestors of step name (see ancestors).
@@ -326,10 +327,20 @@ func (v *validator) stepDefinition(name string, s *Step) error {
 	if err := validateDependencies(v.t.Steps, s); err != nil {
 		return err
 	}
-	if anc := v.ancestors(name); anc[name] {
-		return circularError(name, anc)
+	if v.onCycle()[name] {
+		return circularError(name, v.ancestors(name))
 	}
 	return nil
+}
+
+// onCycle returns the steps that lie on a dependency cycle, computed once
+// per template in linear time (the ancestors of a step are only gathered
+// for the error message).
+func (v *validator) onCycle() map[string]bool {
+	if v.cyclic == nil {
+		v.cyclic = cycleMembers(v.t.Steps)
+	}
+	return v.cyclic
 }
 
 // quotedList renders names as "A", "B", "C".
