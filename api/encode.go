@@ -111,16 +111,20 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) err
 		return bindingError(err)
 	}
 
-	// A body that looks like JSON is reported with JSON's error messages.
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && !json.Valid(trimmed) {
-		var probe any
-		return bindingError(json.Unmarshal(trimmed, &probe))
-	}
-
-	doc, err := yaml.YAMLToJSON(raw)
-	if err != nil {
-		return bindingError(err)
+	// A JSON body is decoded as JSON, so that every number keeps its exact
+	// digits, and reported with JSON's error messages; anything else is
+	// YAML.
+	doc := bytes.TrimSpace(raw)
+	if len(doc) > 0 && (doc[0] == '{' || doc[0] == '[') {
+		if !json.Valid(doc) {
+			var probe any
+			return bindingError(json.Unmarshal(doc, &probe))
+		}
+	} else {
+		var err error
+		if doc, err = yaml.YAMLToJSON(raw); err != nil {
+			return bindingError(err)
+		}
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(doc))

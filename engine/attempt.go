@@ -19,6 +19,10 @@ const defaultMaxRetries = 10000
 // the pre-hook if the step has one, else the action. The attempt starts at
 // the next flush.
 func (c *cycle) prepare(sr *stepRun) {
+	if sr.def.err != nil {
+		c.fail(sr, sr.def.err.Error())
+		return
+	}
 	if sr.row.MaxRetries == 0 {
 		sr.row.MaxRetries = defaultMaxRetries
 	}

@@ -59,6 +59,9 @@ type stepRun struct {
 	ran      bool // reported a result in this cycle: try_count is exposed
 	children []string
 	pending  int // children not final yet (foreach parents)
+	// loopPasses counts the expansions and restarts of a foreach parent in
+	// this cycle.
+	loopPasses int
 
 	// the attempt being prepared or in flight
 	outputs    []outSpec

@@ -48,6 +48,10 @@ type Config struct {
 	// PollInterval bounds how long the engine sleeps between two looks for
 	// due work when nothing wakes it. Defaults to 10 seconds.
 	PollInterval time.Duration
+	// RunNowWait is how long RunNow waits for a cycle to start (an execution
+	// slot to free) before it lets it start in the background. Defaults to 5
+	// seconds.
+	RunNowWait time.Duration
 	// Events, when set, is told of every step state change and of the end
 	// of every cycle. It is called from the goroutine running the cycle and
 	// must not block.
@@ -120,6 +124,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 3 * time.Second
+	}
+	if cfg.RunNowWait == 0 {
+		cfg.RunNowWait = 5 * time.Second
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 10 * time.Second
@@ -252,26 +259,38 @@ func (e *Engine) Launch(resolutionID string) {
 }
 
 // RunNow starts a cycle of the resolution and returns once it has started
-// or been refused; the cycle goes on in the background.
+// or been refused, or after Config.RunNowWait while it waits for an execution
+// slot; the cycle goes on in the background.
 func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
 	select {
 	case <-e.shutdown:
 		return ErrShuttingDown
 	default:
 	}
-	c, err := e.startCycle(ctx, resolutionID)
-	if errors.Is(err, errNothingToRun) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+	started := make(chan error, 1)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		c.run()
+		c, err := e.startCycle(e.ctx, resolutionID)
+		if errors.Is(err, errNothingToRun) {
+			err = nil
+			c = nil
+		}
+		started <- err
+		if c != nil {
+			c.run()
+		}
 	}()
-	return nil
+	t := time.NewTimer(e.cfg.RunNowWait)
+	defer t.Stop()
+	select {
+	case err := <-started:
+		return err
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // RunSync runs one cycle of the resolution and returns when it ends (tests

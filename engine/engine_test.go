@@ -52,7 +52,7 @@ type testBundle struct {
 	clock   *clock
 }
 
-func setup(t testing.TB) *testBundle {
+func setup(t testing.TB, opts ...func(*engine.Config)) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -72,7 +72,7 @@ func setup(t testing.TB) *testBundle {
 	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	id, err := db.InstanceRegister(ctx, clk.Now())
 	require.NoError(t, err)
-	eng, err := engine.New(engine.Config{
+	cfg := engine.Config{
 		Store:          db,
 		Catalog:        cat,
 		Logger:         logger,
@@ -80,7 +80,11 @@ func setup(t testing.TB) *testBundle {
 		Now:            clk.Now,
 		SingleInstance: true,
 		PollInterval:   50 * time.Millisecond,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	eng, err := engine.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(eng.Stop)
 	return &testBundle{db: db, engine: eng, catalog: cat, clock: clk}
@@ -521,4 +525,106 @@ steps:
 	require.Equal(t, state.ResDone, r.State)
 	require.Equal(t, 2, steps["twice"].TryCount)
 	require.Equal(t, map[string]any{"base": "x", "second": "yes"}, steps["twice"].Output)
+}
+
+func TestForeachRestartLoopsEnd(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: restart-forever
+description: a parent skip that always restarts its loop
+title_format: restart
+steps:
+  loop:
+    description: loop
+    foreach: '[0, 1]'
+    action: {type: echo, configuration: {output: "{{.iterator}}"}}
+    conditions:
+      - {type: skip, foreach: parent, if: [], then: {this: RETRY_NOW}}
+`, nil)
+	r, _, steps := b.run(t, res)
+	require.Equal(t, state.ResBlockedFatal, r.State)
+	require.Equal(t, state.FatalError, steps["loop"].State)
+	require.Contains(t, steps["loop"].Error, "restarted 1000 times")
+}
+
+func TestVanishedFunctionFailsItsStep(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, res := b.create(t, `
+name: vanished
+description: uses a function that disappears before the run
+title_format: vanished
+steps:
+  before:
+    description: runs
+    action: {type: echo, configuration: {output: ok}}
+  call:
+    description: uses the function
+    dependencies: [before]
+    action:
+      type: echo::hello::world
+      configuration: {name: x}
+`, nil)
+	// The function is gone by the time the resolution runs (a restart
+	// without its file): the step fails, the rest runs, nothing is stuck.
+	delete(b.catalog.Functions, "echo::hello::world")
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResBlockedFatal, r.State)
+	require.Equal(t, state.TaskBlocked, task.State)
+	require.Equal(t, state.Done, steps["before"].State)
+	require.Equal(t, state.FatalError, steps["call"].State)
+	require.Equal(t, "No runner for type 'echo::hello::world'", steps["call"].Error)
+}
+
+func TestRunNowDoesNotWaitForASlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *engine.Config) {
+		c.MaxConcurrentExecutions = 1
+		c.RunNowWait = 50 * time.Millisecond
+	})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	yaml := `
+name: holds-slot
+description: an http step that waits
+title_format: slot
+inputs:
+  - {name: url, description: url}
+steps:
+  wait:
+    description: wait
+    action: {type: http, configuration: {url: "{{.input.url}}", method: GET}}
+`
+	_, busy := b.create(t, yaml, map[string]any{"url": srv.URL})
+	_, queued := b.create(t, yaml, map[string]any{"url": srv.URL})
+	require.NoError(t, b.engine.RunNow(context.Background(), busy))
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, busy)
+		return r.State == state.ResRunning
+	}, 5*time.Second, 5*time.Millisecond)
+
+	// The only slot is taken: RunNow answers before the cycle could start,
+	// and the cycle starts once the slot frees.
+	require.NoError(t, b.engine.RunNow(context.Background(), queued))
+	r, _, _ := b.read(t, queued)
+	require.Equal(t, state.ResAutorunning, r.State)
+	close(release)
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, queued)
+		return r.State == state.ResDone
+	}, 10*time.Second, 10*time.Millisecond)
 }

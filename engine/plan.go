@@ -104,6 +104,7 @@ type stepDef struct {
 	prePlugin    action.Action
 	schema       *jsonschema.Schema
 	isLoop       bool
+	err          error  // why the step cannot run (unknown action, bad schema)
 	parent       string // for foreach children
 	index        int
 }
@@ -130,7 +131,13 @@ func buildPlan(t *template.Template, c *template.Catalog) (*plan, error) {
 	for name, s := range t.Steps {
 		d, err := buildStepDef(name, s, c)
 		if err != nil {
-			return nil, fmt.Errorf("step %s: %w", name, err)
+			// The step fails when it runs (FATAL_ERROR), not the whole
+			// resolution when it loads: an action or function may have gone
+			// since the task was created.
+			d = &stepDef{name: name, step: s, err: err, isLoop: s.Foreach != ""}
+			for _, dep := range s.Dependencies {
+				d.deps = append(d.deps, template.ParseDependency(dep))
+			}
 		}
 		p.steps[name] = d
 		p.names = append(p.names, name)
@@ -154,7 +161,7 @@ func buildPlan(t *template.Template, c *template.Catalog) (*plan, error) {
 func buildStepDef(name string, s *template.Step, c *template.Catalog) (*stepDef, error) {
 	levels, plugin, err := c.Resolve(s.Action)
 	if err != nil {
-		return nil, fmt.Errorf("resolve action: %w", err)
+		return nil, err
 	}
 	d := &stepDef{
 		name:         name,

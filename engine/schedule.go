@@ -10,6 +10,10 @@ import (
 	"github.com/utask/utask/values"
 )
 
+// maxLoopPasses bounds how often one foreach step is expanded or restarted
+// in one cycle (conditions that keep putting it in RETRY_NOW).
+const maxLoopPasses = 1000
+
 // maxPasses bounds the scheduling passes of one cycle: a skip condition that
 // keeps putting its step back in RETRY_NOW would otherwise never stop.
 const maxPasses = 100000
@@ -285,6 +289,23 @@ func (c *cycle) prune(modified []string) []string {
 // child settled, or TO_RETRY with children). It returns the steps whose
 // state changed and the children it created.
 func (c *cycle) handleLoop(sr *stepRun) (modified, created []string) {
+	sr.loopPasses++
+	if sr.loopPasses > maxLoopPasses {
+		c.setState(sr, state.FatalError)
+		c.setError(sr, fmt.Sprintf("foreach step restarted %d times in one cycle: stopped", maxLoopPasses))
+		sr.executed = true
+		c.exposeStep(sr)
+		c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLoop})
+		return []string{sr.row.Name}, nil
+	}
+	if sr.row.State == state.RetryNow {
+		// Restart the loop now: collect what the children did, expand again.
+		if len(sr.children) > 0 {
+			c.contract(sr)
+			sr.row.Data.Output = nil
+		}
+		c.setState(sr, state.ToRetry)
+	}
 	if st := sr.row.State; st == state.Todo || st == state.ToRetry {
 		_, mod, err := c.evalConditions(sr, template.ConditionSkip, func(cond *template.Condition) bool {
 			return cond.Foreach == template.ForeachParent

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
@@ -41,6 +42,9 @@ func (e *Engine) Steps(ctx context.Context, r *store.Resolution) (map[string]*te
 		s.TryCount = row.TryCount
 		s.MaxRetries = row.MaxRetries
 		s.LastRun = row.LastRun
+		if s.LastRun == nil {
+			s.LastRun = &time.Time{} // µTask shows 0001-01-01T00:00:00Z for a step that never ran
+		}
 		s.Output = row.Data.Output
 		s.Metadata = row.Data.Metadata
 		s.Children = row.Data.Children

@@ -186,7 +186,10 @@ func checkComment(c string) *Error {
 // title_format of tt, and tt's tags overridden by the request's, every value
 // rendered against the task's inputs, the template variables and .task.
 func (s *Service) renderTitleAndTags(t *store.Task, tt *template.Template, reqTags map[string]string) error {
+	// Titles and tags see the inputs, the variables and the task, never the
+	// configuration items: a title or a tag is readable by every watcher.
 	v := s.cfg.Values()
+	v.SetConfig(map[string]any{})
 	v.SetInput(t.Input)
 	v.SetVariables(templateVariables(tt.Variables))
 	v.SetTask(TaskValues(t, s.cfg.Region))
@@ -198,30 +201,32 @@ func (s *Service) renderTitleAndTags(t *store.Task, tt *template.Template, reqTa
 
 	t.Title = title
 
-	merged := make(map[string]string, len(tt.Tags)+len(reqTags))
-	maps.Copy(merged, tt.Tags)
-	maps.Copy(merged, reqTags)
-
-	if len(merged) == 0 {
+	if len(tt.Tags) == 0 && len(reqTags) == 0 {
 		return nil
 	}
 
-	keys := make([]string, 0, len(merged))
-	for k := range merged {
+	keys := make([]string, 0, len(tt.Tags))
+	for k := range tt.Tags {
 		keys = append(keys, k)
 	}
 
 	sort.Strings(keys) // the first failing tag is the same at every call
 
-	t.Tags = make(map[string]string, len(merged))
+	// The template's tags are templates; the request's are taken as they
+	// are: a caller must not run templates on the server (µTask renders
+	// them, which lets any caller read the configuration items or make the
+	// server build huge strings).
+	t.Tags = make(map[string]string, len(tt.Tags)+len(reqTags))
 	for _, k := range keys {
-		rendered, err := v.Render(merged[k], values.Scope{})
+		rendered, err := v.Render(tt.Tags[k], values.Scope{})
 		if err != nil {
 			return wrap(KindBadRequest, "failed to template", err)
 		}
 
 		t.Tags[k] = rendered
 	}
+
+	maps.Copy(t.Tags, reqTags)
 
 	return nil
 }

@@ -142,6 +142,9 @@ func (v *validator) validate() error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if parent := childOf(t.Steps, name); parent != "" {
+			return fmt.Errorf("Invalid step %s: the name is that of a child of foreach step %q", name, parent) //nolint:staticcheck // capitalised like µTask's texts
+		}
 		if err := v.step(name, t.Steps[name]); err != nil {
 			return fmt.Errorf("Invalid step %s: %w", name, err) //nolint:staticcheck // exact µTask text
 		}
@@ -331,6 +334,25 @@ func (v *validator) stepDefinition(name string, s *Step) error {
 		return circularError(name, v.ancestors(name))
 	}
 	return nil
+}
+
+// childOf returns the foreach step whose children would be named name
+// (<step>-<index>), or "". µTask lets such a step be overwritten by the
+// child; here the template is refused.
+func childOf(steps map[string]*Step, name string) string {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || i == len(name)-1 {
+		return ""
+	}
+	for _, r := range name[i+1:] {
+		if r < '0' || r > '9' {
+			return ""
+		}
+	}
+	if p, ok := steps[name[:i]]; ok && p != nil && p.Foreach != "" {
+		return name[:i]
+	}
+	return ""
 }
 
 // onCycle returns the steps that lie on a dependency cycle, computed once
