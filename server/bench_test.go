@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/utask/utask/store/postgres/pgtest"
 )
 
 // BenchmarkCreateToDone measures, through the HTTP API, the time from the
@@ -16,7 +18,17 @@ import (
 // GET /task/{id} first answers DONE. It reports the median and the 95th
 // percentile besides the mean (ns/op).
 func BenchmarkCreateToDone(b *testing.B) {
-	ts := startServer(b, b.TempDir())
+	benchCreateToDone(b)
+}
+
+// BenchmarkCreateToDonePostgres is BenchmarkCreateToDone on the PostgreSQL
+// store (UTASK_TEST_DATABASE_URL).
+func BenchmarkCreateToDonePostgres(b *testing.B) {
+	benchCreateToDone(b, "CFG_DATABASE="+pgtest.FreshSchema(b), "CFG_ENCRYPTION_KEY="+testKey)
+}
+
+func benchCreateToDone(b *testing.B, environ ...string) {
+	ts := startServer(b, b.TempDir(), environ...)
 	client := &http.Client{}
 	body, _ := json.Marshal(map[string]any{"template_name": "three-echo", "input": map[string]any{"who": "bench"}})
 	lat := make([]time.Duration, 0, b.N)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/utask/utask/config"
 	"github.com/utask/utask/server"
+	"github.com/utask/utask/store/postgres/pgtest"
 )
 
 // testServer is a utask server started in this process on a loopback port.
@@ -171,11 +172,23 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestEndToEndFlow(t *testing.T) {
 	t.Parallel()
+	endToEndFlow(t)
+}
+
+// testKey is an encryption-key item for the tests.
+const testKey = `{"identifier":"storage","cipher":"aes-gcm","timestamp":1535627466,"key":"e5f45aef9f072e91f735547be63f3434e6de49695b178e3868b23b0e32269800"}`
+
+func TestEndToEndFlowPostgres(t *testing.T) {
+	t.Parallel()
+	endToEndFlow(t, "CFG_DATABASE="+pgtest.FreshSchema(t), "CFG_ENCRYPTION_KEY="+testKey)
+}
+
+func endToEndFlow(t *testing.T, environ ...string) {
 	rec := &recorder{}
 	target := httptest.NewServer(rec)
 	t.Cleanup(target.Close)
 	workDir := t.TempDir()
-	ts := startServer(t, workDir)
+	ts := startServer(t, workDir, environ...)
 
 	var created taskView
 	status := ts.call(t, http.MethodPost, "/task", "alice", map[string]any{
@@ -234,7 +247,7 @@ func TestEndToEndFlow(t *testing.T) {
 	// After a restart on the same directory the task and its result are
 	// still there.
 	ts.stop(t)
-	ts2 := startServer(t, workDir)
+	ts2 := startServer(t, workDir, environ...)
 	var again taskView
 	require.Equal(t, http.StatusOK, ts2.call(t, http.MethodGet, "/task/"+created.ID, "alice", nil, &again))
 	require.Equal(t, "DONE", again.State)

@@ -33,6 +33,7 @@ import (
 	"github.com/utask/utask/engine"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/postgres"
 	"github.com/utask/utask/store/sqlite"
 	"github.com/utask/utask/template"
 	"github.com/utask/utask/values"
@@ -112,17 +113,36 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
 	}
-	dbPath, err := databasePath(items, cfg, opts.WorkDir)
+	dbKey, dbPath, pgURL, err := databaseItem(items, cfg, opts.WorkDir)
 	if err != nil {
 		return nil, err
 	}
-	keyring, err := loadKeyring(items, dbPath, log)
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+	var db store.Store
+	var dbLabel string
+	if pgURL != "" {
+		keys := items.GetAll("encryption-key")
+		if len(keys) == 0 {
+			return nil, errors.New(`configuration item "encryption-key": required with PostgreSQL (every instance needs the same keys)`)
+		}
+		keyring, err := crypt.ParseKeyring(keys)
+		if err != nil {
+			return nil, fmt.Errorf("configuration item \"encryption-key\": %w", err)
+		}
+		pg, err := postgres.Open(ctx, postgres.Config{URL: pgURL, Sealer: keyring, Logger: log, MaxConns: int32(cfg.DatabaseConfig.MaxOpenConns)})
+		if err != nil {
+			return nil, fmt.Errorf("configuration item %q: open PostgreSQL store: %w", dbKey, err)
+		}
+		db, dbLabel = pg, "postgresql"
+	} else {
+		keyring, err := loadKeyring(items, dbPath, log)
+		if err != nil {
+			return nil, err
+		}
+		lite, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		db, dbLabel = lite, dbPath
 	}
 	defer func() {
 		if err != nil {
@@ -159,7 +179,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		TemplateConfig:          templateConfig,
 		ValuesOptions:           valuesOpts,
 		MaxConcurrentExecutions: cfg.MaxConcurrentExecutions,
-		SingleInstance:          true,
+		SingleInstance:          pgURL == "",
 	})
 	if err != nil {
 		return nil, err
@@ -228,7 +248,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		served:   make(chan error, 1),
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
-	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbPath, "instance_id", instanceID)
+	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbLabel, "instance_id", instanceID)
 	return s, nil
 }
 
@@ -297,26 +317,28 @@ func concealed(configured []string) []string {
 	return append(out, configured...)
 }
 
-// databasePath returns the embedded database file: the database item when
-// it names a file (sqlite:PATH or a plain path), else utask.db in workDir.
-func databasePath(items *config.Store, cfg config.UtaskConfig, workDir string) (string, error) {
-	key := cfg.DatabaseConfig.ConfigName
+// databaseItem reads the database item (its key is database_config's
+// config_name): a postgres:// URL (or key=value connection string) selects
+// PostgreSQL; a file (sqlite:PATH or a plain path), or no item, the embedded
+// store, by default utask.db in workDir.
+func databaseItem(items *config.Store, cfg config.UtaskConfig, workDir string) (key, path, pgURL string, err error) {
+	key = cfg.DatabaseConfig.ConfigName
 	if key == "" {
 		key = "database"
 	}
 	v, ok := items.Get(key)
 	v = strings.TrimSpace(v)
-	if !ok || v == "" {
-		return filepath.Join(workDir, DefaultDatabaseFile), nil
+	switch {
+	case !ok || v == "":
+		return key, filepath.Join(workDir, DefaultDatabaseFile), "", nil
+	case strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") || strings.Contains(v, "host="):
+		return key, "", v, nil
 	}
-	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") || strings.Contains(v, "host=") {
-		return "", fmt.Errorf("configuration item %q: PostgreSQL is not supported by this build yet; remove the item to use the embedded store", key)
-	}
-	path := strings.TrimPrefix(strings.TrimPrefix(v, "sqlite://"), "sqlite:")
+	path = strings.TrimPrefix(strings.TrimPrefix(v, "sqlite://"), "sqlite:")
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(workDir, path)
 	}
-	return path, nil
+	return key, path, "", nil
 }
 
 // loadKeyring reads the encryption-key items; with none, the embedded store

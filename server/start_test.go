@@ -65,11 +65,11 @@ steps:
 		t.Parallel()
 		require.ErrorContains(t, startErr(t, filepath.Join(t.TempDir(), "nope")), "nope")
 	})
-	t.Run("PostgresNotYet", func(t *testing.T) {
+	t.Run("PostgresNeedsAKey", func(t *testing.T) {
 		t.Parallel()
 		err := startErr(t, good, "CONFIGURATION_FROM=env:CFG", "CFG_DATABASE=postgres://u:p@127.0.0.1/utask")
 		require.ErrorContains(t, err, "PostgreSQL")
-		require.ErrorContains(t, err, `"database"`)
+		require.ErrorContains(t, err, `"encryption-key"`)
 	})
 	t.Run("BadUtaskConfig", func(t *testing.T) {
 		t.Parallel()

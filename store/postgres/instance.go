@@ -1,0 +1,31 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// InstanceRegister records a new engine instance, alive at now, and returns
+// its id.
+func (s *Store) InstanceRegister(ctx context.Context, now time.Time) (int64, error) {
+	var id int64
+	if err := s.pool.QueryRow(ctx,
+		`INSERT INTO instance (heartbeat) VALUES ($1) RETURNING id`, ts(now)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("register instance: %w", err)
+	}
+	return id, nil
+}
+
+// InstanceHeartbeat records that the instance is alive at now.
+func (s *Store) InstanceHeartbeat(ctx context.Context, instanceID int64, now time.Time) error {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE instance SET heartbeat = $1 WHERE id = $2`, ts(now), instanceID)
+	if err == nil {
+		err = affectedOne(tag)
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat instance %d: %w", instanceID, err)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrationFiles holds the schema changes, numbered 0001_name.sql onwards.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS //nolint:gochecknoglobals // read-only files compiled into the binary
+
+// migrationLock is the key of the transaction-scoped advisory lock taken
+// while migrating: "utaskmig" in ASCII. It is one key for the whole
+// database, so deployments in different schemas of one database migrate one
+// after the other, which costs nothing but a short wait.
+const migrationLock int64 = 0x757461736b6d6967
+
+// migration is one schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order. Their numbers must run
+// 1, 2, 3... without a gap or a repeat.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries { // ReadDir sorts by name, hence by number
+		base := strings.TrimSuffix(e.Name(), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || len(num) != 4 || name == "" {
+			return nil, fmt.Errorf("read migrations: %s is not named NNNN_name.sql", e.Name())
+		}
+		if want := len(ms) + 1; version != want {
+			return nil, fmt.Errorf("read migrations: %s has number %d, want %d", e.Name(), version, want)
+		}
+		body, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read migrations: %w", err)
+		}
+		ms = append(ms, migration{version: version, name: name, sql: string(body)})
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations the database has not recorded in
+// schema_migration, all in one transaction that first takes the migration
+// lock: an instance that starts while another migrates waits for it, then
+// finds the work done. It refuses a database that records a migration this
+// program does not know (made by a newer version).
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // does nothing once committed
+
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("take migration lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		CREATE TABLE IF NOT EXISTS schema_migration (
+		    version integer     PRIMARY KEY,
+		    name    text        NOT NULL,
+		    applied timestamptz NOT NULL
+		)`); err != nil {
+		return fmt.Errorf("create schema_migration: %w", err)
+	}
+
+	var latest int
+	if err := tx.QueryRow(ctx,
+		`SELECT coalesce(max(version), 0) FROM schema_migration`).Scan(&latest); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if latest > len(ms) {
+		return fmt.Errorf("database schema version %d is newer than this program's (%d): run a newer utask",
+			latest, len(ms))
+	}
+
+	var applied []migration
+	for _, m := range ms {
+		done, err := apply(ctx, tx, m)
+		if err != nil {
+			return fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
+		}
+		if done {
+			applied = append(applied, m)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit migrations: %w", err)
+	}
+	for _, m := range applied {
+		s.logger.InfoContext(ctx, "store: migration applied", "version", m.version, "name", m.name)
+	}
+	return nil
+}
+
+// apply runs one migration in tx unless it is recorded already, and reports
+// whether it ran.
+func apply(ctx context.Context, tx pgx.Tx, m migration) (bool, error) {
+	var recorded bool
+	if err := tx.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM schema_migration WHERE version = $1)`, m.version).Scan(&recorded); err != nil {
+		return false, err
+	}
+	if recorded {
+		return false, nil
+	}
+	// Without arguments, Exec sends the file as one simple query, which may
+	// hold several statements.
+	if _, err := tx.Exec(ctx, m.sql); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO schema_migration (version, name, applied) VALUES ($1, $2, $3)`,
+		m.version, m.name, time.Now().UTC().Truncate(time.Microsecond)); err != nil {
+		return false, err
+	}
+	return true, nil
+}

@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/utask/utask/store"
+)
+
+// StepList returns every step row of a resolution, sorted by name (byte
+// order). A resolution without steps, or that does not exist, has none.
+func (s *Store) StepList(ctx context.Context, resolutionID int64) ([]*store.Step, error) {
+	steps, err := s.stepList(ctx, s.pool, resolutionID)
+	if err != nil {
+		return nil, fmt.Errorf("list steps of resolution %d: %w", resolutionID, err)
+	}
+	return steps, nil
+}
+
+// stepList reads the steps of a resolution. The resolution's public id comes
+// along: it is part of the associated data of each step. The name column
+// sorts in byte order (COLLATE "C"), which is also the order of the primary
+// key.
+func (s *Store) stepList(ctx context.Context, q querier, resolutionID int64) ([]*store.Step, error) {
+	rows, err := q.Query(ctx, `
+		SELECT r.public_id, s.name, s.state, s.try_count, s.max_retries, s.last_run, s.sealed_data
+		FROM step s JOIN resolution r ON r.id = s.resolution_id
+		WHERE s.resolution_id = $1
+		ORDER BY s.name`, resolutionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+
+	var steps []*store.Step
+	for rows.Next() {
+		var (
+			st                 store.Step
+			resolutionPublicID string
+			lastRun            *time.Time
+			sealed             []byte
+		)
+		if err := rows.Scan(&resolutionPublicID, &st.Name, &st.State, &st.TryCount, &st.MaxRetries,
+			&lastRun, &sealed); err != nil {
+			return nil, err
+		}
+		st.LastRun = utc(lastRun)
+		if st.Data, err = s.openStep(sealed, stepAAD(resolutionPublicID, st.Name)); err != nil {
+			return nil, fmt.Errorf("open data of step %s: %w", st.Name, err)
+		}
+		steps = append(steps, &st)
+	}
+	return steps, rows.Err()
+}
+
+// The upsert selects from the resolution row so that a step lands only on
+// the resolution whose public id sealed its data: with a wrong pair of ids
+// nothing is written.
+const stepUpsertSQL = `
+	INSERT INTO step (resolution_id, name, state, try_count, max_retries, last_run, sealed_data)
+	SELECT r.id, $1, $2, $3, $4, $5, $6
+	FROM resolution r
+	WHERE r.id = $7 AND r.public_id = $8
+	ON CONFLICT (resolution_id, name) DO UPDATE SET
+	    state = excluded.state,
+	    try_count = excluded.try_count,
+	    max_retries = excluded.max_retries,
+	    last_run = excluded.last_run,
+	    sealed_data = excluded.sealed_data`
+
+// stepUpsert writes steps of resolution r, one statement per row, all sent
+// in one batch: one round trip, whatever the number of rows. The rows are
+// written in order, so a name given twice ends with its last row, as if the
+// rows had been written one by one.
+func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, steps []*store.Step) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, st := range steps {
+		data, err := s.sealStep(st.Data, stepAAD(r.PublicID, st.Name))
+		if err != nil {
+			return fmt.Errorf("seal data of step %s: %w", st.Name, err)
+		}
+		b.Queue(stepUpsertSQL, st.Name, st.State, st.TryCount, st.MaxRetries, optTS(st.LastRun), data,
+			r.ID, r.PublicID)
+	}
+	results := q.SendBatch(ctx, &b)
+	for _, st := range steps {
+		tag, err := results.Exec()
+		if err == nil {
+			err = affectedOne(tag)
+			if err != nil {
+				err = fmt.Errorf("resolution %d %s: %w", r.ID, r.PublicID, err)
+			}
+		}
+		if err != nil {
+			_ = results.Close()
+			return fmt.Errorf("write step %s: %w", st.Name, err)
+		}
+	}
+	if err := results.Close(); err != nil {
+		return fmt.Errorf("write steps: %w", err)
+	}
+	return nil
+}
+
+// stepDelete removes the named steps of a resolution; names that have no row
+// are ignored.
+func (s *Store) stepDelete(ctx context.Context, q querier, resolutionID int64, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx,
+		`DELETE FROM step WHERE resolution_id = $1 AND name = ANY ($2::text[])`, resolutionID, names)
+	return err
+}
