@@ -37,3 +37,12 @@ fi
 
 echo "== go test"
 go test $race -count=1 -timeout 10m ./...
+
+# The fuzz targets of the template parser and of value templating run for
+# a while on every run (UTASK_FUZZTIME, default 60s each; 0 skips them).
+fuzztime=${UTASK_FUZZTIME:-60s}
+if [[ $fuzztime != 0 ]]; then
+	echo "== fuzz ($fuzztime each)"
+	go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" ./template/
+	go test -run '^$' -fuzz '^FuzzRender$' -fuzztime "$fuzztime" ./values/
+fi
