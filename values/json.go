@@ -34,6 +34,11 @@ func DecodeJSON(b []byte) (any, error) {
 // ParseYAML parses the YAML 1.1 document text (so yes, no, on and off are booleans and 010 is
 // 8) into the same types as [DecodeJSON], numbers included.
 func ParseYAML(text string) (any, error) {
+	// JSON is decoded as JSON: every number keeps its digits, where the
+	// YAML reading goes through float64 for wide integers and decimals.
+	if b := bytes.TrimSpace([]byte(text)); json.Valid(b) {
+		return DecodeJSON(b)
+	}
 	b, err := yaml.YAMLToJSON([]byte(text))
 	if err != nil {
 		return nil, fmt.Errorf("convert yaml: %w", err)

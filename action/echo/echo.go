@@ -119,13 +119,17 @@ func decodeOverlay(base, cfg json.RawMessage, v any) error {
 }
 
 // parseText parses a YAML or JSON document into a generic value whose
-// numbers are json.Number.
-//
-// TODO: integers wider than 64 bits and decimals such as 1.10 lose their
-// exact text because YAMLToJSON converts YAML numbers through float64;
-// decoding text that is already valid JSON directly with UseNumber would
-// keep it, at the cost of diverging from the YAML reading of such input.
+// numbers are json.Number. A JSON document is decoded as JSON, so that every
+// number keeps its digits (the YAML reading goes through float64 for
+// integers wider than 64 bits and for decimals).
 func parseText(text string) (any, error) {
+	if b := bytes.TrimSpace([]byte(text)); json.Valid(b) {
+		var v any
+		if err := decodeExact(b, &v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	js, err := yaml.YAMLToJSON([]byte(text))
 	if err != nil {
 		return nil, err //nolint:wrapcheck // the caller names the operation

@@ -154,6 +154,11 @@ func TestRun(t *testing.T) {
 			wantOutput: map[string]any{"ids": []any{json.Number("12345678901234567"), json.Number("2")}, "count": json.Number("2"), "name": "x"},
 		},
 		{
+			name:       "UnmarshalJSONKeepsEveryDigit",
+			config:     `{"unmarshal": true, "output": "{\"big\": 123456789012345678901234567890, \"ratio\": 1.10}"}`,
+			wantOutput: map[string]any{"big": json.Number("123456789012345678901234567890"), "ratio": json.Number("1.10")},
+		},
+		{
 			name:       "UnmarshalYAML",
 			config:     `{"unmarshal": true, "output": "a: 1\nb:\n  - x\n  - \"y\"\nc: {d: true}\n"}`,
 			wantOutput: map[string]any{"a": json.Number("1"), "b": []any{"x", "y"}, "c": map[string]any{"d": true}},
