@@ -1,0 +1,64 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stepsOf reads the steps of a resolution through the API.
+func (ts *testServer) stepsOf(t *testing.T, resolution string) map[string]struct {
+	State    string         `json:"state"`
+	Output   map[string]any `json:"output"`
+	Metadata map[string]any `json:"metadata"`
+} {
+	t.Helper()
+	var res struct {
+		Steps map[string]struct {
+			State    string         `json:"state"`
+			Output   map[string]any `json:"output"`
+			Metadata map[string]any `json:"metadata"`
+		} `json:"steps"`
+	}
+	require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, "/resolution/"+resolution, "alice", nil, &res))
+	return res.Steps
+}
+
+// The script plugin row of µTask's acceptance checklist: the last line of
+// the script is the output, the metadata describes the process.
+func TestExpectationScriptPlugin(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var created taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice",
+		map[string]any{"template_name": "exec-script", "input": map[string]any{"argv": "world"}}, &created))
+	require.Equal(t, "DONE", ts.waitTask(t, created.ID, "alice").State)
+	step := ts.stepsOf(t, created.Resolution)["stepOne"]
+	require.Equal(t, map[string]any{"dumb_string": "Hello world!", "random_object": map[string]any{"foo": "bar"}}, step.Output)
+	require.Equal(t, "0", step.Metadata["exit_code"])
+	require.Equal(t, "exit status 0", step.Metadata["process_state"])
+	require.Equal(t, "Hello world script\n{\"dumb_string\":\"Hello world!\",\"random_object\":{\"foo\":\"bar\"}}\n", step.Metadata["output"])
+	require.NotEmpty(t, step.Metadata["execution_time"])
+	require.Equal(t, "", step.Metadata["error"])
+}
+
+// The script environment row: task, resolution and step ids, and the
+// configured variables, templated.
+func TestExpectationScriptPluginEnvironmentVariables(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var created taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice",
+		map[string]any{"template_name": "exec-script-env"}, &created))
+	require.Equal(t, "DONE", ts.waitTask(t, created.ID, "alice").State)
+	step := ts.stepsOf(t, created.Resolution)["stepOne"]
+	require.Equal(t, "DONE", step.State)
+	require.Equal(t, map[string]any{
+		"UTASK_TASK_ID":       created.ID,
+		"UTASK_RESOLUTION_ID": created.Resolution,
+		"UTASK_STEP_NAME":     "stepOne",
+		"static_value":        "foo",
+		"variable_value":      "bar",
+	}, step.Output)
+}
