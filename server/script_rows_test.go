@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -61,4 +62,36 @@ func TestExpectationScriptPluginEnvironmentVariables(t *testing.T) {
 		"static_value":        "foo",
 		"variable_value":      "bar",
 	}, step.Output)
+}
+
+// The subtask row: children a human resolves; the parent waits, then
+// resumes and finishes when the last child is done.
+func TestExpectationResolveSubTask(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var parent taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice",
+		map[string]any{"template_name": "parent-of-manual"}, &parent))
+	require.Eventually(t, func() bool {
+		var tv taskView
+		ts.call(t, http.MethodGet, "/task/"+parent.ID, "alice", nil, &tv)
+		return tv.State == "WAITING"
+	}, 10*time.Second, 5*time.Millisecond)
+
+	steps := ts.stepsOf(t, parent.Resolution)
+	for _, name := range []string{"fixed", "evaluated"} {
+		require.Equal(t, "WAITING", steps[name].State, name)
+		child, _ := steps[name].Output["id"].(string)
+		require.NotEmpty(t, child, name)
+		var ct taskView
+		require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, "/task/"+child, "admin", nil, &ct))
+		require.Equal(t, "TODO", ct.State, "a manual child waits for a resolver")
+		// An administrator resolves the child; it runs at once.
+		require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/resolution", "admin",
+			map[string]any{"task_id": child}, nil), name)
+		require.Equal(t, "DONE", ts.waitTask(t, child, "admin").State, name)
+	}
+	done := ts.waitTask(t, parent.ID, "alice")
+	require.Equal(t, "DONE", done.State)
+	require.Equal(t, map[string]any{"fixed": "2674", "evaluated": "84"}, done.Result)
 }
