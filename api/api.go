@@ -52,12 +52,17 @@ type Config struct {
 	// Ping checks the database for GET /unsecured/mon/ping. Defaults to a
 	// check that always succeeds.
 	Ping func(ctx context.Context) error
+	// APIPathPrefix is the URL of the API advertised in the servers entry
+	// of the OpenAPI document (dashboard_api_path_prefix); "/" when empty.
+	// It does not move the routes.
+	APIPathPrefix string
 }
 
 // server is the API handler.
 type server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg  Config
+	mux  *http.ServeMux
+	spec map[string]any // the OpenAPI document of the route table
 }
 
 // New returns the API handler.
@@ -75,9 +80,16 @@ func New(cfg Config) http.Handler {
 	}
 
 	s := &server{cfg: cfg, mux: http.NewServeMux()}
-	for _, rt := range s.routes() {
+	table := s.routes()
+	described := make([]Route, 0, len(table))
+
+	for _, rt := range table {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.handler(rt))
+		described = append(described, rt.Route)
 	}
+
+	name, version := cfg.Service.Application()
+	s.spec = OpenAPI(described, OpenAPIInfo{Title: name, Version: version, ServerURL: cfg.APIPathPrefix})
 
 	return s
 }

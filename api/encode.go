@@ -256,3 +256,18 @@ func nextLink(path string, q url.Values, last string, pageSize int) string {
 
 	return "<" + path + "?" + next.Encode() + ">; rel=next"
 }
+
+// boolean returns the value of key as a boolean, false when absent.
+func (q query) boolean(key, field string) (bool, error) {
+	v, err := q.single(key, field)
+	if err != nil || v == "" {
+		return false, err
+	}
+
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, service.Errorf(service.KindBadRequest, "expected '%s' to be of type bool", key)
+	}
+
+	return b, nil
+}

@@ -237,3 +237,135 @@ func (s *server) ping(w http.ResponseWriter, r *http.Request, _ auth.Identity) e
 
 	return nil
 }
+
+// wontfixTask serves POST /task/{id}/wontfix.
+func (s *server) wontfixTask(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+
+	if err := s.cfg.Service.WontfixTask(r.Context(), id, r.PathValue("id")); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// pauseResolution serves POST /resolution/{id}/pause; the query parameter
+// force (a boolean) lets an administrator pause a resolution in any state.
+func (s *server) pauseResolution(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+
+	force, err := newQuery(r, "pauseResolutionIn").boolean("force", "Force")
+	if err != nil {
+		return err
+	}
+
+	if force {
+		setActionMetadata(r, "force", "true")
+	}
+
+	if err := s.cfg.Service.PauseResolution(r.Context(), id, r.PathValue("id"), force); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// cancelResolution serves POST /resolution/{id}/cancel.
+func (s *server) cancelResolution(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+
+	if err := s.cfg.Service.CancelResolution(r.Context(), id, r.PathValue("id")); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// extendResolution serves POST /resolution/{id}/extend.
+func (s *server) extendResolution(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+
+	if err := s.cfg.Service.ExtendResolution(r.Context(), id, r.PathValue("id")); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// getResolutionStep serves GET /resolution/{id}/step/{stepName}.
+func (s *server) getResolutionStep(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+	setActionMetadata(r, "step_name", r.PathValue("stepName"))
+
+	st, err := s.cfg.Service.GetResolutionStep(r.Context(), id, r.PathValue("id"), r.PathValue("stepName"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, st)
+
+	return nil
+}
+
+// listFunctions serves GET /function.
+func (s *server) listFunctions(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	q := newQuery(r, "listFunctionsIn")
+
+	var (
+		req service.ListFunctionsRequest
+		err error
+	)
+
+	if req.Last, err = q.single("last", "Last"); err != nil {
+		return err
+	}
+
+	if req.PageSize, err = q.unsigned("page_size", "PageSize"); err != nil {
+		return err
+	}
+
+	page, err := s.cfg.Service.ListFunctions(r.Context(), id, req)
+	if err != nil {
+		return err
+	}
+
+	w.Header().Set("X-Paging-PageSize", strconv.Itoa(page.PageSize))
+
+	if n := len(page.Functions); n > 0 && n == page.PageSize {
+		w.Header().Set("Link", nextLink("/function", url.Values{}, page.Functions[n-1].Name, page.PageSize))
+	}
+
+	s.writeBody(w, r, http.StatusOK, page.Functions)
+
+	return nil
+}
+
+// getFunction serves GET /function/{name}.
+func (s *server) getFunction(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "function_name", r.PathValue("name"))
+
+	f, err := s.cfg.Service.GetFunction(r.Context(), id, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, f)
+
+	return nil
+}
+
+// openAPISpec serves GET /unsecured/spec.json: the OpenAPI document of the
+// route table.
+func (s *server) openAPISpec(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	s.writeBody(w, r, http.StatusOK, s.spec)
+
+	return nil
+}

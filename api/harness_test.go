@@ -234,6 +234,8 @@ type options struct {
 	ping         func(context.Context) error
 	// extraTemplates adds that many plain templates named extra-NN.
 	extraTemplates int
+	// functions are given to the service.
+	functions map[string]*template.Function
 }
 
 // bundle is the fixture of one test: a real SQLite store in a temporary
@@ -291,6 +293,7 @@ func setup(t *testing.T, opts options) *bundle {
 		Store:           st,
 		Runner:          runner,
 		Templates:       service.NewTemplates(templates, versions),
+		Functions:       opts.functions,
 		Policy:          auth.Policy{AdminUsernames: []string{"admin"}, AdminGroups: []string{"admins"}},
 		Now:             clk.Now,
 		Logger:          logger,
@@ -455,3 +458,61 @@ func (b *bundle) setTaskState(t *testing.T, publicID, newState string) {
 
 // stateTodo is the state of a task that waits.
 const stateTodo = state.TaskTodo
+
+// changeResolution modifies a resolution directly in the store, as the
+// engine would.
+func (b *bundle) changeResolution(t *testing.T, publicID string, change func(r *store.Resolution)) {
+	t.Helper()
+
+	ctx := context.Background()
+
+	tx, err := b.store.Begin(ctx)
+	require.NoError(t, err)
+
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	r, err := tx.ResolutionLock(ctx, publicID)
+	require.NoError(t, err)
+
+	change(r)
+	require.NoError(t, tx.ResolutionUpdate(ctx, r))
+	require.NoError(t, tx.Commit(ctx))
+}
+
+// resolution reads a resolution from the store.
+func (b *bundle) resolution(t *testing.T, publicID string) *store.Resolution {
+	t.Helper()
+
+	r, err := b.store.ResolutionGet(context.Background(), publicID)
+	require.NoError(t, err)
+
+	return r
+}
+
+// task reads a task from the store.
+func (b *bundle) task(t *testing.T, publicID string) *store.Task {
+	t.Helper()
+
+	found, err := b.store.TaskGet(context.Background(), publicID)
+	require.NoError(t, err)
+
+	return found
+}
+
+// manualResolution creates a task of the manual template requested by bob
+// and its resolution, created by the template owner; it returns the task
+// and resolution public ids.
+func (b *bundle) manualResolution(t *testing.T) (taskID, resolutionID string) {
+	t.Helper()
+
+	task := b.createTask(t, "bob", `{"template_name": "manual"}`)
+	taskID, _ = task["id"].(string)
+
+	resp := b.post(t, "owner", "/resolution", `{"task_id": "`+taskID+`", "resolver_inputs": {"ri1": "x"}}`)
+	require.Equal(t, http.StatusCreated, resp.status, "body: %s", resp.body)
+
+	resolutionID, _ = resp.object(t)["id"].(string)
+	require.NotEmpty(t, resolutionID)
+
+	return taskID, resolutionID
+}

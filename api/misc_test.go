@@ -85,11 +85,31 @@ func TestMaintenance(t *testing.T) {
 
 	b := setup(t, options{maintenance: true})
 
-	for _, r := range []request{
+	writes := []request{
 		{method: http.MethodPost, path: "/task", user: "admin", body: `{"template_name": "greet", "input": {"name": "x"}}`},
 		{method: http.MethodPost, path: "/resolution", user: "admin", body: `{"task_id": "00000000-0000-4000-8000-000000000000"}`},
-		{method: http.MethodPost, path: "/resolution/00000000-0000-4000-8000-000000000000/run", user: "admin"},
-	} {
+	}
+
+	// Every other write of the route table, on an id that does not exist:
+	// without the gate it would be a 404.
+	gated := 0
+
+	for _, rt := range api.Routes() {
+		if !rt.Maintenance {
+			continue
+		}
+
+		gated++
+
+		path := strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{stepName}", "s").Replace(rt.Pattern)
+		if !strings.Contains(path, "{") && path != "/task" && path != "/resolution" {
+			writes = append(writes, request{method: rt.Method, path: path, user: "admin"})
+		}
+	}
+
+	require.Len(t, writes, gated, "every maintenance-gated route is tried")
+
+	for _, r := range writes {
 		resp := b.do(t, r)
 		require.Equal(t, http.StatusMethodNotAllowed, resp.status, r.path)
 		require.Equal(t, "Maintenance mode activated", resp.errorMessage(t))
@@ -289,6 +309,16 @@ func TestRoutes(t *testing.T) {
 		{http.MethodGet, "/{$}"}:                            {"Root", true, false, http.StatusMovedPermanently},
 		{http.MethodGet, "/unsecured/mon/ping"}:             {"Ping", false, false, http.StatusOK},
 		{http.MethodGet, "/unsecured/template-schema.json"}: {"GetTemplateSchema", false, false, http.StatusOK},
+		{http.MethodGet, "/unsecured/spec.json"}:            {"GetOpenAPISpec", false, false, http.StatusOK},
+		{http.MethodPost, "/task/{id}/wontfix"}:             {"CancelTask", true, true, http.StatusNoContent},
+		{http.MethodPost, "/resolution/{id}/pause"}:         {"PauseTaskExecution", true, true, http.StatusNoContent},
+		{http.MethodPost, "/resolution/{id}/extend"}:        {"ExtendTaskResolution", true, true, http.StatusNoContent},
+		{http.MethodPost, "/resolution/{id}/cancel"}:        {"CancelTaskResolution", true, true, http.StatusNoContent},
+		{http.MethodGet, "/resolution/{id}/step/{stepName}"}: {
+			"GetTaskResolutionStep", true, false, http.StatusOK,
+		},
+		{http.MethodGet, "/function"}:        {"ListFunctions", true, false, http.StatusOK},
+		{http.MethodGet, "/function/{name}"}: {"GetFunction", true, false, http.StatusOK},
 	}
 
 	routes := api.Routes()

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/service"
@@ -30,6 +32,25 @@ type Route struct {
 	Body any
 	// Response is a zero value of the response body, nil when there is none.
 	Response any
+	// Query lists the query parameters the route reads.
+	Query []QueryParam
+	// ContentType is the media type of the response body, when it is
+	// neither JSON (or YAML, on request) nor plain text (a string Response).
+	ContentType string
+}
+
+// QueryParam describes a query parameter of a route.
+type QueryParam struct {
+	// Name is the parameter's name.
+	Name string
+	// Value is a zero value of the parameter's Go type; a slice is a
+	// parameter that may be repeated.
+	Value any
+}
+
+// pagingParams returns the query parameters of a paged listing.
+func pagingParams() []QueryParam {
+	return []QueryParam{{Name: "page_size", Value: uint64(0)}, {Name: "last", Value: ""}}
 }
 
 // OpenAPI tags.
@@ -37,6 +58,7 @@ const (
 	tagTask       = "01 - task"
 	tagResolution = "02 - resolution"
 	tagTemplate   = "04 - template"
+	tagFunction   = "05 - function"
 	tagMisc       = "x-misc"
 )
 
@@ -62,11 +84,20 @@ func (s *server) routes() []route {
 		{Route{
 			Method: http.MethodGet, Pattern: "/task", OperationID: "ListTasks", Tag: tagTask,
 			Auth: true, Status: http.StatusOK, Response: []service.Task{},
+			Query: append([]QueryParam{
+				{Name: "type", Value: ""}, {Name: "state", Value: ""}, {Name: "template", Value: ""},
+				{Name: "batch", Value: ""}, {Name: "tag", Value: []string{}},
+				{Name: "before", Value: time.Time{}}, {Name: "after", Value: time.Time{}},
+			}, pagingParams()...),
 		}, s.listTasks},
 		{Route{
 			Method: http.MethodGet, Pattern: "/task/{id}", OperationID: "GetTask", Tag: tagTask,
 			Auth: true, Status: http.StatusOK, Response: service.Task{},
 		}, s.getTask},
+		{Route{
+			Method: http.MethodPost, Pattern: "/task/{id}/wontfix", OperationID: "CancelTask", Tag: tagTask,
+			Auth: true, Maintenance: true, Status: http.StatusNoContent,
+		}, s.wontfixTask},
 		{Route{
 			Method: http.MethodPost, Pattern: "/resolution", OperationID: "CreateTaskResolution", Tag: tagResolution,
 			Auth: true, Maintenance: true, Status: http.StatusCreated,
@@ -81,13 +112,38 @@ func (s *server) routes() []route {
 			Auth: true, Maintenance: true, Status: http.StatusNoContent,
 		}, s.runResolution},
 		{Route{
+			Method: http.MethodPost, Pattern: "/resolution/{id}/pause", OperationID: "PauseTaskExecution", Tag: tagResolution,
+			Auth: true, Maintenance: true, Status: http.StatusNoContent,
+			Query: []QueryParam{{Name: "force", Value: false}},
+		}, s.pauseResolution},
+		{Route{
+			Method: http.MethodPost, Pattern: "/resolution/{id}/extend", OperationID: "ExtendTaskResolution",
+			Tag: tagResolution, Auth: true, Maintenance: true, Status: http.StatusNoContent,
+		}, s.extendResolution},
+		{Route{
+			Method: http.MethodPost, Pattern: "/resolution/{id}/cancel", OperationID: "CancelTaskResolution",
+			Tag: tagResolution, Auth: true, Maintenance: true, Status: http.StatusNoContent,
+		}, s.cancelResolution},
+		{Route{
+			Method: http.MethodGet, Pattern: "/resolution/{id}/step/{stepName}", OperationID: "GetTaskResolutionStep",
+			Tag: tagResolution, Auth: true, Status: http.StatusOK, Response: template.Step{},
+		}, s.getResolutionStep},
+		{Route{
 			Method: http.MethodGet, Pattern: "/template", OperationID: "ListTemplates", Tag: tagTemplate,
-			Auth: true, Status: http.StatusOK, Response: []template.Template{},
+			Auth: true, Status: http.StatusOK, Response: []template.Template{}, Query: pagingParams(),
 		}, s.listTemplates},
 		{Route{
 			Method: http.MethodGet, Pattern: "/template/{name}", OperationID: "GetTemplate", Tag: tagTemplate,
 			Auth: true, Status: http.StatusOK, Response: template.Template{},
 		}, s.getTemplate},
+		{Route{
+			Method: http.MethodGet, Pattern: "/function", OperationID: "ListFunctions", Tag: tagFunction,
+			Auth: true, Status: http.StatusOK, Response: []template.Function{}, Query: pagingParams(),
+		}, s.listFunctions},
+		{Route{
+			Method: http.MethodGet, Pattern: "/function/{name}", OperationID: "GetFunction", Tag: tagFunction,
+			Auth: true, Status: http.StatusOK, Response: template.Function{},
+		}, s.getFunction},
 		{Route{
 			Method: http.MethodGet, Pattern: "/meta", OperationID: "GetMetadata", Tag: tagMisc,
 			Auth: true, Status: http.StatusOK, Response: service.Meta{},
@@ -102,8 +158,12 @@ func (s *server) routes() []route {
 		}, s.ping},
 		{Route{
 			Method: http.MethodGet, Pattern: "/unsecured/template-schema.json", OperationID: "GetTemplateSchema", Tag: tagTemplate,
-			Status: http.StatusOK,
+			Status: http.StatusOK, Response: json.RawMessage{}, ContentType: "application/schema+json",
 		}, s.templateSchema},
+		{Route{
+			Method: http.MethodGet, Pattern: "/unsecured/spec.json", OperationID: "GetOpenAPISpec", Tag: tagMisc,
+			Status: http.StatusOK, Response: map[string]any{},
+		}, s.openAPISpec},
 	}
 }
 

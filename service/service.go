@@ -52,6 +52,9 @@ type Config struct {
 	Runner Runner
 	// Templates is the set of loaded templates. Required.
 	Templates *Templates
+	// Functions are the loaded functions, by name, listed by ListFunctions.
+	// Nil means none. They are shared, never modified.
+	Functions map[string]*template.Function
 	// Policy holds the administrators.
 	Policy auth.Policy
 	// Values returns a fresh data tree with .config set, used to template

@@ -76,3 +76,8 @@ func (s *Service) Meta(_ context.Context, id auth.Identity) *Meta {
 		Commit:          s.cfg.Commit,
 	}
 }
+
+// Application returns the application name and the build version.
+func (s *Service) Application() (name, version string) {
+	return s.cfg.ApplicationName, s.cfg.Version
+}

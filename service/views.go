@@ -202,14 +202,20 @@ func reduceResolution(v *Resolution) {
 		}
 
 		c := *st
-		c.Output = nil
-		c.Metadata = nil
-		c.Children = nil
-		c.Item = nil
+		reduceStep(&c)
 		reduced[name] = &c
 	}
 
 	v.Steps = reduced
+}
+
+// reduceStep hides what only managers and administrators may see of a step:
+// its output, metadata, children and item.
+func reduceStep(st *template.Step) {
+	st.Output = nil
+	st.Metadata = nil
+	st.Children = nil
+	st.Item = nil
 }
 
 // templateListView returns the list form of t.

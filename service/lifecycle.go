@@ -1,0 +1,251 @@
+package service
+
+import (
+	"context"
+
+	"github.com/utask/utask/auth"
+	"github.com/utask/utask/state"
+	"github.com/utask/utask/store"
+	"github.com/utask/utask/template"
+)
+
+// WontfixTask rejects a task that waits for a resolver: its state becomes
+// WONTFIX. The task must be TODO, which is checked before the permissions;
+// administrators, the requester and the resolution managers of the task
+// (not counting the resolver of its resolution) may do it.
+func (s *Service) WontfixTask(ctx context.Context, id auth.Identity, publicID string) error {
+	found, err := s.loadTask(ctx, publicID)
+	if err != nil {
+		return err
+	}
+
+	tx, err := s.cfg.Store.Begin(ctx)
+	if err != nil {
+		return wrap(KindInternal, "begin transaction", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
+
+	t, err := tx.TaskLock(ctx, found.ID)
+	if err != nil {
+		return storeError("Failed to load task from public id", err)
+	}
+
+	if t.State != state.TaskTodo {
+		return Errorf(KindBadRequest, "Can't set task's state to %s: task is in state %s", state.TaskWontfix, t.State)
+	}
+
+	tt, err := s.currentTemplate(ctx, t)
+	if err != nil {
+		return err
+	}
+
+	if !s.cfg.Policy.IsAdmin(id) && !auth.IsRequester(id, t) && !auth.IsResolutionManager(id, tt, t, "") {
+		return Errorf(KindForbidden, "Can't set task's state to %s", state.TaskWontfix)
+	}
+
+	t.State = state.TaskWontfix
+	t.LastActivity = s.now()
+
+	if err := tx.TaskUpdate(ctx, t); err != nil {
+		return storeError("Failed to update task", err)
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		return wrap(KindInternal, "commit task state", err)
+	}
+
+	// TODO: the comment "changed task state to WONTFIX" is not written, no
+	// task_state_update notification is sent and the parent of a subtask is
+	// not resumed, because the store has no comment table, there is no
+	// notifier, and resuming a parent belongs to the engine; add them here,
+	// after Commit, once they exist.
+
+	return nil
+}
+
+// PauseResolution pauses a resolution, for an administrator or a resolution
+// manager. A resolution that is CANCELLED, RUNNING or DONE cannot be paused,
+// unless force is set, which only administrators may use (to rescue a
+// resolution stuck in RUNNING). The task's state is left as it is.
+func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicID string, force bool) error {
+	admin := s.cfg.Policy.IsAdmin(id)
+
+	return s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+		if !admin && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
+			return Errorf(KindForbidden, "You are not allowed to pause this task")
+		}
+
+		if force {
+			if !admin {
+				return Errorf(KindForbidden, "Not an admin user")
+			}
+		} else if isFinalOrRunning(r.State) {
+			return Errorf(KindBadRequest, "Can't pause resolution while in state %s", r.State)
+		}
+
+		r.State = state.ResPaused
+
+		// TODO: the comment "manually paused resolution" is not written,
+		// because the store has no comment table yet.
+		return nil
+	})
+}
+
+// CancelResolution cancels a resolution and its task, for an administrator
+// or a resolution manager. A resolution that is CANCELLED, RUNNING or DONE
+// cannot be cancelled. Unlike WontfixTask, the parent of a subtask is not
+// resumed.
+func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, publicID string) error {
+	return s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+		if !s.cfg.Policy.IsAdmin(id) && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
+			return Errorf(KindForbidden, "You are not allowed to cancel this task")
+		}
+
+		if isFinalOrRunning(r.State) {
+			return Errorf(KindBadRequest, "Can't cancel resolution: state %s", r.State)
+		}
+
+		r.State = state.ResCancelled
+		t.State = state.TaskCancelled
+		t.LastActivity = s.now()
+
+		// TODO: the comment "cancelled resolution" is not written and no
+		// task_state_update notification is sent, because the store has no
+		// comment table and there is no notifier yet.
+		return nil
+	})
+}
+
+// ExtendResolution gives a resolution blocked by its retry limit more
+// execution cycles, for an administrator or a resolution manager: run_max
+// grows by the template's retry_max (or DefaultRetryMax), the state becomes
+// ERROR with next_retry now, and the engine is woken to retry it.
+func (s *Service) ExtendResolution(ctx context.Context, id auth.Identity, publicID string) error {
+	err := s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+		if !s.cfg.Policy.IsAdmin(id) && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
+			return Errorf(KindForbidden, "Not allowed to extend resolution")
+		}
+
+		if r.State != state.ResBlockedMaxRetries {
+			return Errorf(KindBadRequest, "Cannot extend a resolution which is not in state '%s'",
+				state.ResBlockedMaxRetries)
+		}
+
+		run, err := s.versionTemplate(ctx, t)
+		if err != nil {
+			return err
+		}
+
+		now := s.now()
+		r.RunMax += run.EffectiveRetryMax()
+		r.State = state.ResError
+		r.NextRetry = &now
+
+		// TODO: the comment "manually extended resolution" is not written,
+		// because the store has no comment table yet.
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	s.cfg.Runner.Wake()
+
+	return nil
+}
+
+// isFinalOrRunning reports whether a resolution in state st can be neither
+// paused nor cancelled.
+func isFinalOrRunning(st string) bool {
+	return st == state.ResCancelled || st == state.ResRunning || st == state.ResDone
+}
+
+// changeResolution locks a resolution and its task, lets change check the
+// caller and modify them, and writes both back. change sees the template
+// that rules the task now; an error it returns aborts the change.
+func (s *Service) changeResolution(ctx context.Context, publicID string,
+	change func(r *store.Resolution, t *store.Task, tt *template.Template) error,
+) error {
+	if err := checkPublicID("resolution", publicID); err != nil {
+		return err
+	}
+
+	tx, err := s.cfg.Store.Begin(ctx)
+	if err != nil {
+		return wrap(KindInternal, "begin transaction", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
+
+	r, err := tx.ResolutionLock(ctx, publicID)
+	if err != nil {
+		return storeError("Failed to load resolution from public id", err)
+	}
+
+	t, err := tx.TaskLock(ctx, r.TaskID)
+	if err != nil {
+		return storeError("Failed to load task from public id", err)
+	}
+
+	tt, err := s.currentTemplate(ctx, t)
+	if err != nil {
+		return err
+	}
+
+	taskBefore := *t
+
+	if err := change(r, t, tt); err != nil {
+		return err
+	}
+
+	if err := tx.ResolutionUpdate(ctx, r); err != nil {
+		return storeError("Failed to update resolution", err)
+	}
+
+	if t.State != taskBefore.State || !t.LastActivity.Equal(taskBefore.LastActivity) {
+		if err := tx.TaskUpdate(ctx, t); err != nil {
+			return storeError("Failed to update task", err)
+		}
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		return wrap(KindInternal, "commit resolution", err)
+	}
+
+	return nil
+}
+
+// GetResolutionStep returns one step of a resolution, with the same
+// permissions and the same reduced view as GetResolution. An unknown step
+// is reported before the permissions are checked.
+func (s *Service) GetResolutionStep(ctx context.Context, id auth.Identity, publicID, stepName string) (
+	*template.Step, error,
+) {
+	r, t, tt, err := s.loadResolutionAndTask(ctx, publicID)
+	if err != nil {
+		return nil, err
+	}
+
+	steps, err := s.cfg.Runner.Steps(ctx, r)
+	if err != nil {
+		return nil, wrap(KindInternal, "load steps", err)
+	}
+
+	st, ok := steps[stepName]
+	if !ok || st == nil {
+		return nil, Errorf(KindNotFound, "given stepName %q for this resolution not found", stepName)
+	}
+
+	admin := s.cfg.Policy.IsAdmin(id)
+	manager := auth.IsResolutionManager(id, tt, t, r.ResolverUsername)
+
+	if !admin && !manager && !auth.IsRequester(id, t) && !auth.IsWatcher(id, t) {
+		return nil, Errorf(KindForbidden, "Can't display resolution details")
+	}
+
+	c := *st
+	if !admin && !manager {
+		reduceStep(&c)
+	}
+
+	return &c, nil
+}
