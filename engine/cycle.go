@@ -20,6 +20,11 @@ import (
 // anything (a crashed resolution that needs a human); it is not a failure.
 var errNothingToRun = errors.New("nothing to run")
 
+// errTakenOver says that another instance claimed the resolution while this
+// one ran a cycle of it (this instance was taken for dead): the cycle must
+// write nothing more and start nothing more.
+var errTakenOver = errors.New("resolution taken over by another instance")
+
 // cycle is one execution cycle of one resolution. Everything in it belongs
 // to the goroutine running run: attempts run elsewhere and report on results.
 type cycle struct {
@@ -46,8 +51,10 @@ type cycle struct {
 	pendingEvents []pendingEvent // state changes reported once committed
 
 	stopped bool // the loop gave up waiting (shutdown)
-	passes  int  // scheduling passes, bounds skip loops
-	settled int  // steps of the template (not children) in a final state
+	lost    bool // another instance took the resolution over: write nothing
+
+	passes  int // scheduling passes, bounds skip loops
+	settled int // steps of the template (not children) in a final state
 }
 
 // stepRun is the live state of one step in a cycle.
@@ -91,8 +98,13 @@ type attemptDone struct {
 }
 
 // startCycle claims the resolution for a cycle: it checks its state,
-// recovers a crash, marks it RUNNING and loads its steps.
-func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error) {
+// recovers a crash, marks it RUNNING and loads its steps. With claimed, the
+// resolution must still be held by this instance in a claimed state
+// (AUTORUNNING, RETRY, CRASHED), or nothing happens. A RUNNING resolution is
+// always refused, whoever runs it: one that a dead instance ran is taken
+// over through a claim (CRASHED) first. Every refusal happens before
+// anything is written.
+func (e *Engine) startCycle(ctx context.Context, id string, claimed bool) (c *cycle, err error) {
 	if !e.lockRunning(id) {
 		return nil, ErrAlreadyRunning
 	}
@@ -126,6 +138,11 @@ func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error
 		return nil, ErrAlreadyRunning
 	case state.ResDone:
 		return nil, ErrAlreadyDone
+	}
+	if claimed && !e.holds(res) {
+		e.log.InfoContext(ctx, "engine: resolution taken over by another instance",
+			"resolution_id", id, "resolution_state", res.State, "holder", res.InstanceID)
+		return nil, errNothingToRun
 	}
 	task, err := tx.TaskLock(ctx, res.TaskID)
 	if err != nil {
@@ -191,6 +208,18 @@ func (e *Engine) startCycle(ctx context.Context, id string) (c *cycle, err error
 	c.deleted = nil
 	c.taskDirty = false
 	return c, nil
+}
+
+// holds reports whether res is claimed by this instance and not started.
+func (e *Engine) holds(res *store.Resolution) bool {
+	if res.InstanceID == nil || *res.InstanceID != e.cfg.InstanceID {
+		return false
+	}
+	switch res.State {
+	case state.ResAutorunning, state.ResRetry, state.ResCrashed:
+		return true
+	}
+	return false
 }
 
 func newCycle(e *Engine, res *store.Resolution, task *store.Task, p *plan, rows []*store.Step) *cycle {
@@ -365,6 +394,10 @@ func (c *cycle) run() {
 	for {
 		c.schedule(nil, nil)
 		c.loop()
+		if c.lost {
+			c.log.Warn("engine: cycle abandoned: another instance took the resolution over")
+			return
+		}
 		if c.stopped {
 			break
 		}
@@ -432,6 +465,11 @@ func (c *cycle) flush() {
 	if len(c.dirty) > 0 || len(c.deleted) > 0 || c.taskDirty {
 		c.save(false)
 	}
+	if c.lost {
+		c.launches = nil
+		c.pendingEvents = nil
+		return
+	}
 	c.flushEvents()
 	for len(c.launches) > 0 && c.inflight < maxInflight {
 		sr := c.launches[0]
@@ -466,11 +504,15 @@ func (c *cycle) flushEvents() {
 // save writes dirty steps (and the task and resolution when final is set or
 // the task changed), retrying until it succeeds or the engine stops.
 func (c *cycle) save(final bool) {
+	if c.lost {
+		return
+	}
 	ctx := context.WithoutCancel(c.e.ctx)
 	delay := 100 * time.Millisecond
 	for {
 		err := c.trySave(ctx, final)
-		if err == nil {
+		if err == nil || errors.Is(err, errTakenOver) {
+			c.lost = err != nil
 			c.dirty = map[string]bool{}
 			c.deleted = nil
 			c.taskDirty = false
@@ -498,6 +540,14 @@ func (c *cycle) trySave(ctx context.Context, final bool) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	// The row lock also orders this write after a concurrent claim.
+	cur, err := tx.ResolutionLock(ctx, c.res.PublicID)
+	if err != nil {
+		return fmt.Errorf("lock resolution: %w", err)
+	}
+	if cur.InstanceID == nil || *cur.InstanceID != c.e.cfg.InstanceID {
+		return errTakenOver
+	}
 	if err := c.writeTx(ctx, tx, final); err != nil {
 		return err
 	}

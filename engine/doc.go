@@ -44,9 +44,37 @@
 //
 // A step is marked RUNNING in the store before its action starts. If the
 // process dies, the resolution is recovered by the next instance that
-// starts (the embedded store) or that sees the owner's heartbeat expire:
-// idempotent RUNNING steps run again, others become CRASHED and the
-// resolution BLOCKED_TOCHECK for a human to decide. At shutdown, steps get a
-// grace period to finish; those still in flight are left RUNNING and
-// recovered the same way.
+// starts (the embedded store) or, on a shared store, by the leader once the
+// owner's heartbeat is older than Config.DeadAfter: idempotent RUNNING
+// steps run again, others become CRASHED and the resolution BLOCKED_TOCHECK
+// for a human to decide. At shutdown, steps get a grace period to finish;
+// those still in flight are left RUNNING and recovered the same way.
+//
+// # Several instances
+//
+// Instances sharing a store coordinate only through it:
+//
+//   - Ownership. A resolution runs only on the instance whose claim wrote
+//     its instance_id (AUTORUNNING, RETRY or CRASHED): a claim is one
+//     statement that skips rows other transactions hold, and a cycle starts
+//     only after re-reading, under a row lock, that the claim is still its
+//     own. A RUNNING resolution is never started again; the leader turns the
+//     RUNNING resolutions of a dead instance into CRASHED ones of its own
+//     first.
+//   - Liveness. Every instance records a heartbeat every
+//     Config.HeartbeatInterval.
+//   - Leadership. Every instance bids for a lease row (Config.ElectInterval,
+//     Config.LeaderTTL); the holder renews it, resigns at Stop, and runs the
+//     maintenance every Config.MaintenanceInterval: it claims the work of
+//     dead instances, starting it through a semaphore of its own
+//     (Config.MaxConcurrentExecutionsFromCrashed) with a pause between two
+//     (Config.DelayBetweenCrashedTasksResolution), removes dead instances
+//     that hold nothing, and deletes finished tasks older than
+//     Config.CompletedTaskExpiration.
+//   - Wake-ups. The store tells every instance when a commit made a
+//     resolution runnable (store.Store.Listen), so an idle instance claims
+//     new work at once; the poll (Config.PollInterval, jittered) remains the
+//     guarantee. A wake-up recorded while a cycle runs elsewhere moves
+//     next_retry earlier, and the store keeps it over that cycle's final
+//     save.
 package engine

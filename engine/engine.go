@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/utask/utask/action"
@@ -56,6 +57,37 @@ type Config struct {
 	// of every cycle. It is called from the goroutine running the cycle and
 	// must not block.
 	Events func(Event)
+
+	// HeartbeatInterval is how often the instance records that it is alive.
+	// Defaults to 30 seconds.
+	HeartbeatInterval time.Duration
+	// DeadAfter is how old the heartbeat of a dead instance is: the leader
+	// takes over its resolutions then. Defaults to twice HeartbeatInterval.
+	DeadAfter time.Duration
+	// ElectInterval is how often an instance bids for leadership, and the
+	// leader renews its lease (each wait randomised by up to a fifth).
+	// Defaults to 5 seconds.
+	ElectInterval time.Duration
+	// LeaderTTL is how long a lease lasts unless renewed: after a leader
+	// dies, another is elected within LeaderTTL plus ElectInterval. Defaults
+	// to ElectInterval plus 10 seconds.
+	LeaderTTL time.Duration
+	// MaintenanceInterval is how often the leader recovers dead instances'
+	// work and collects old tasks (each wait randomised by up to a fifth).
+	// Defaults to 10 seconds.
+	MaintenanceInterval time.Duration
+	// CompletedTaskExpiration is how long finished tasks (DONE, CANCELLED,
+	// WONTFIX) are kept after their last activity; negative keeps them
+	// forever. Defaults to 720 hours.
+	CompletedTaskExpiration time.Duration
+	// MaxConcurrentExecutionsFromCrashed caps the recovered resolutions
+	// running at once, on top of MaxConcurrentExecutions; negative means
+	// unlimited. Defaults to 20.
+	MaxConcurrentExecutionsFromCrashed int
+	// DelayBetweenCrashedTasksResolution is the pause between the starts of
+	// two recovered resolutions; 0 means none (utask-cfg's default, 1 s, is
+	// passed by the server).
+	DelayBetweenCrashedTasksResolution time.Duration
 }
 
 // Event is a change in a resolution that observers (the local runner, the
@@ -82,7 +114,14 @@ type Engine struct {
 	plansMu sync.Mutex
 	plans   map[int64]*plan
 
-	slots chan struct{} // execution slots; nil = unlimited
+	slots        chan struct{} // execution slots; nil = unlimited
+	crashedSlots chan struct{} // slots of recovered resolutions; nil = unlimited
+
+	// recovering holds the recovered resolutions waiting for a crash slot;
+	// recoverWake tells recoverLoop that it grew.
+	recoverMu   sync.Mutex
+	recovering  []string
+	recoverWake chan struct{}
 
 	runningMu sync.Mutex
 	running   map[string]bool // resolutions in a cycle in this process
@@ -90,13 +129,18 @@ type Engine struct {
 
 	wake chan struct{}
 
+	leading atomic.Bool // this instance holds the leader lease
+
 	// ctx is cancelled when Stop's grace period is over: attempts still in
-	// flight are interrupted. shutdown is closed when Stop begins.
-	ctx      context.Context
-	cancel   context.CancelFunc
-	shutdown chan struct{}
-	stopOnce sync.Once
-	wg       sync.WaitGroup
+	// flight are interrupted. shutdown is closed when Stop begins, and
+	// stopCtx cancelled with it, for the background loops' I/O.
+	ctx        context.Context
+	cancel     context.CancelFunc
+	shutdown   chan struct{}
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
+	stopOnce   sync.Once
+	wg         sync.WaitGroup
 }
 
 // Errors of RunNow that callers branch on.
@@ -134,6 +178,35 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxConcurrentExecutions == 0 {
 		cfg.MaxConcurrentExecutions = 100
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 30 * time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 2 * cfg.HeartbeatInterval
+	}
+	if cfg.ElectInterval <= 0 {
+		cfg.ElectInterval = 5 * time.Second
+	}
+	if cfg.LeaderTTL <= 0 {
+		cfg.LeaderTTL = cfg.ElectInterval + 10*time.Second
+	}
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = 10 * time.Second
+	}
+	switch {
+	case cfg.DeadAfter <= cfg.HeartbeatInterval:
+		// Every instance would be taken for dead between two heartbeats.
+		return nil, fmt.Errorf("new engine: DeadAfter %s must exceed HeartbeatInterval %s", cfg.DeadAfter, cfg.HeartbeatInterval)
+	case cfg.LeaderTTL <= cfg.ElectInterval:
+		// The lease would expire between two renewals.
+		return nil, fmt.Errorf("new engine: LeaderTTL %s must exceed ElectInterval %s", cfg.LeaderTTL, cfg.ElectInterval)
+	}
+	if cfg.CompletedTaskExpiration == 0 {
+		cfg.CompletedTaskExpiration = 720 * time.Hour
+	}
+	if cfg.MaxConcurrentExecutionsFromCrashed == 0 {
+		cfg.MaxConcurrentExecutionsFromCrashed = 20
+	}
 	if cfg.ValuesOptions.Cache == nil {
 		cfg.ValuesOptions.Cache = values.NewCache(4096)
 	}
@@ -145,53 +218,75 @@ func New(cfg Config) (*Engine, error) {
 		rewake:   map[string]bool{},
 		wake:     make(chan struct{}, 1),
 		shutdown: make(chan struct{}),
+
+		recoverWake: make(chan struct{}, 1),
 	}
 	if cfg.MaxConcurrentExecutions > 0 {
 		e.slots = make(chan struct{}, cfg.MaxConcurrentExecutions)
 	}
+	if cfg.MaxConcurrentExecutionsFromCrashed > 0 {
+		e.crashedSlots = make(chan struct{}, cfg.MaxConcurrentExecutionsFromCrashed)
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
 	return e, nil
 }
+
+// IsLeader reports whether this instance holds the leader lease, and so
+// runs the maintenance (see Start).
+func (e *Engine) IsLeader() bool { return e.leading.Load() }
 
 // InstanceID returns the id of this engine instance.
 func (e *Engine) InstanceID() int64 { return e.cfg.InstanceID }
 
-// Start recovers the work that stopped instances held, then keeps claiming
-// due resolutions (retries, delayed tasks) until Stop.
+// Start begins the engine's background work until Stop: claiming due
+// resolutions (retries, delayed tasks), the heartbeat, the wake-ups from
+// other instances, and the bid for leadership, whose holder recovers the
+// work of dead instances and collects old tasks. With SingleInstance, the
+// resolutions that a previous process held are recovered at once.
 func (e *Engine) Start(ctx context.Context) error {
-	aliveSince := e.cfg.Now().Add(-2 * heartbeatInterval)
 	if e.cfg.SingleInstance {
 		// No other process can use the store: whoever held work is gone.
-		aliveSince = e.cfg.Now().Add(24 * time.Hour)
+		orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, e.cfg.Now().Add(24*time.Hour))
+		if err != nil {
+			return fmt.Errorf("recover resolutions: %w", err)
+		}
+		e.recover(orphans)
 	}
-	orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, aliveSince)
-	if err != nil {
-		return fmt.Errorf("recover resolutions: %w", err)
-	}
-	for _, id := range orphans {
-		e.log.InfoContext(ctx, "engine: recovering resolution", "resolution_id", id)
-		e.Launch(id)
-	}
-	e.wg.Add(2)
+	e.wg.Add(5)
 	go e.claimLoop()
 	go e.heartbeatLoop()
+	go e.leaderLoop()
+	go e.recoverLoop()
+	go func() {
+		defer e.wg.Done()
+		if err := e.cfg.Store.Listen(e.stopCtx, e.Wake); err != nil {
+			e.log.ErrorContext(e.stopCtx, "engine: listen for wake-ups", "err", err)
+		}
+	}()
 	return nil
 }
 
-// heartbeatInterval is how often an instance says it is alive.
-const heartbeatInterval = 30 * time.Second
+// TODO: an instance that cannot record its heartbeat for DeadAfter (a
+// partition, a long pause) keeps its attempts in flight while the leader
+// hands its resolutions to others, which may replay an idempotent step
+// while the first attempt still runs. Its cycles stop writing and starting
+// at their next save (errTakenOver), but that is after the fact; the
+// heartbeat loop should interrupt this instance's attempts once its last
+// recorded heartbeat nears DeadAfter.
 
 func (e *Engine) heartbeatLoop() {
 	defer e.wg.Done()
-	t := time.NewTicker(heartbeatInterval)
+	t := time.NewTicker(e.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.shutdown:
 			return
 		case <-t.C:
-			if err := e.cfg.Store.InstanceHeartbeat(e.ctx, e.cfg.InstanceID, e.cfg.Now()); err != nil {
-				e.log.ErrorContext(e.ctx, "engine: heartbeat", "err", err)
+			if err := e.cfg.Store.InstanceHeartbeat(e.stopCtx, e.cfg.InstanceID, e.cfg.Now()); err != nil &&
+				!errors.Is(err, context.Canceled) {
+				e.log.ErrorContext(e.stopCtx, "engine: heartbeat", "err", err)
 			}
 		}
 	}
@@ -212,7 +307,7 @@ func (e *Engine) claimLoop() {
 		if len(ids) == 64 {
 			continue
 		}
-		wait := e.cfg.PollInterval
+		wait := jitter(e.cfg.PollInterval)
 		if next, err := e.cfg.Store.ResolutionNextWakeup(e.ctx); err == nil && next != nil {
 			wait = min(wait, max(next.Sub(e.cfg.Now()), 0))
 		}
@@ -237,7 +332,9 @@ func (e *Engine) Wake() {
 }
 
 // Launch runs a cycle of a resolution this instance has claimed, in the
-// background.
+// background. The cycle does not start unless the resolution is still
+// claimed by this instance (AUTORUNNING, RETRY or CRASHED with its
+// instance_id): another instance may have taken it over meanwhile.
 func (e *Engine) Launch(resolutionID string) {
 	select {
 	case <-e.shutdown:
@@ -247,7 +344,7 @@ func (e *Engine) Launch(resolutionID string) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		c, err := e.startCycle(e.ctx, resolutionID)
+		c, err := e.startCycle(e.ctx, resolutionID, true)
 		if err != nil {
 			if !errors.Is(err, errNothingToRun) {
 				e.log.ErrorContext(e.ctx, "engine: start cycle", "resolution_id", resolutionID, "err", err)
@@ -271,7 +368,7 @@ func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		c, err := e.startCycle(e.ctx, resolutionID)
+		c, err := e.startCycle(e.ctx, resolutionID, false)
 		if errors.Is(err, errNothingToRun) {
 			err = nil
 			c = nil
@@ -296,7 +393,7 @@ func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
 // RunSync runs one cycle of the resolution and returns when it ends (tests
 // and the local runner use it).
 func (e *Engine) RunSync(ctx context.Context, resolutionID string) error {
-	c, err := e.startCycle(ctx, resolutionID)
+	c, err := e.startCycle(ctx, resolutionID, false)
 	if errors.Is(err, errNothingToRun) {
 		return nil
 	}
@@ -313,6 +410,7 @@ func (e *Engine) RunSync(ctx context.Context, resolutionID string) error {
 func (e *Engine) Stop() {
 	e.stopOnce.Do(func() {
 		close(e.shutdown)
+		e.stopCancel()
 		done := make(chan struct{})
 		go func() {
 			e.wg.Wait()

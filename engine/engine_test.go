@@ -66,6 +66,7 @@ func setup(t testing.TB, opts ...func(*engine.Config)) *testBundle {
 	reg := action.NewRegistry()
 	require.NoError(t, reg.Register(echo.Name, echo.New()))
 	require.NoError(t, reg.Register(httpaction.Name, httpaction.New(httpaction.Options{})))
+	require.NoError(t, reg.Register("wait", waitAction{}))
 	fns, err := template.LoadFunctions(filepath.Join("testdata", "functions"), reg)
 	require.NoError(t, err)
 	cat := &template.Catalog{Actions: reg, Functions: fns, Templates: map[string]bool{}}

@@ -34,8 +34,12 @@ func (e *Engine) WakeResolution(ctx context.Context, id string) error {
 	}
 	switch res.State {
 	case state.ResWaiting, state.ResError, state.ResToAutorunDelayed:
+	case state.ResRunning:
+		// In a cycle on another instance: the moved next_retry survives
+		// that cycle's final save (the store keeps the earlier one), and
+		// makes the resolution due once the cycle ends.
 	default:
-		return nil // running elsewhere, paused, blocked or over: nothing to wake
+		return nil // claimed and about to start, paused, blocked or over: nothing to wake
 	}
 	now := e.cfg.Now().UTC()
 	if res.LastStart != nil && !now.After(*res.LastStart) {

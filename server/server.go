@@ -57,6 +57,9 @@ type Options struct {
 	Actions func(*action.Registry) error
 	// Version and Commit identify the build (GET /meta).
 	Version, Commit string
+	// Tuning overrides the engine's coordination timings (its non-zero
+	// fields win over the utask-cfg keys); tests shorten them.
+	Tuning EngineTuning
 }
 
 // Server is a running utask server.
@@ -86,6 +89,11 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	tuning, err := parseTuning(raw)
+	if err != nil {
+		return nil, err
+	}
+	tuning = opts.Tuning.merge(tuning)
 	if len(cfg.AdminUsernames) == 0 && len(cfg.AdminGroups) == 0 {
 		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
 	}
@@ -180,6 +188,16 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		ValuesOptions:           valuesOpts,
 		MaxConcurrentExecutions: cfg.MaxConcurrentExecutions,
 		SingleInstance:          pgURL == "",
+
+		HeartbeatInterval:                  tuning.HeartbeatInterval,
+		DeadAfter:                          tuning.DeadAfter,
+		ElectInterval:                      tuning.ElectInterval,
+		LeaderTTL:                          tuning.LeaderTTL,
+		MaintenanceInterval:                tuning.MaintenanceInterval,
+		PollInterval:                       tuning.PollInterval,
+		CompletedTaskExpiration:            cfg.CompletedTaskExpiration.Std(),
+		MaxConcurrentExecutionsFromCrashed: cfg.MaxConcurrentExecutionsFromCrashed,
+		DelayBetweenCrashedTasksResolution: cfg.DelayBetweenCrashedTasksResolution.Std(),
 	})
 	if err != nil {
 		return nil, err

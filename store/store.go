@@ -75,6 +75,43 @@ type Store interface {
 	InstanceRegister(ctx context.Context, now time.Time) (int64, error)
 	// InstanceHeartbeat records that the instance is alive at now.
 	InstanceHeartbeat(ctx context.Context, instanceID int64, now time.Time) error
+	// InstanceDeleteDead removes the rows of the instances whose heartbeat
+	// is not after aliveSince and that hold no resolution in RUNNING, RETRY,
+	// AUTORUNNING or CRASHED. It returns how many it removed.
+	InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (int, error)
+
+	// LeaderElect makes instanceID the leader from now until now+ttl if no
+	// term is running at now (an expired one is removed first). It returns
+	// the new term, or nil when another term runs.
+	LeaderElect(ctx context.Context, instanceID int64, now time.Time, ttl time.Duration) (*LeaderTerm, error)
+	// LeaderReelect extends term until now+ttl if it is still the running
+	// term at now (same leader, same election time, not expired). It returns
+	// the extended term, or nil when term is over: an old term never extends
+	// a newer one.
+	LeaderReelect(ctx context.Context, term LeaderTerm, now time.Time, ttl time.Duration) (*LeaderTerm, error)
+	// LeaderResign ends term if it is still recorded; resigning a term that
+	// is over does nothing.
+	LeaderResign(ctx context.Context, term LeaderTerm) error
+
+	// TaskDeleteFinished removes the tasks in DONE, CANCELLED or WONTFIX
+	// whose last activity is before before, with their resolutions and
+	// steps. It returns how many tasks it removed.
+	TaskDeleteFinished(ctx context.Context, before time.Time) (int, error)
+
+	// Listen calls wake each time another transaction committed a
+	// resolution that is runnable or will become runnable (created, made
+	// due, or moved earlier), until ctx is done; then it returns nil. It may
+	// miss notifications (while it reconnects, for instance): callers keep
+	// polling. A store that cannot tell returns nil at once.
+	Listen(ctx context.Context, wake func()) error
+}
+
+// LeaderTerm is one term of leadership: the instance that leads and the
+// times it was elected and its lease expires.
+type LeaderTerm struct {
+	InstanceID int64
+	ElectedAt  time.Time
+	ExpiresAt  time.Time
 }
 
 // Tx is a write transaction. A Tx is used by one goroutine.
@@ -98,7 +135,13 @@ type Tx interface {
 	// ResolutionLock reads a resolution by public id and locks it.
 	ResolutionLock(ctx context.Context, publicID string) (*Resolution, error)
 	// ResolutionUpdate writes every mutable field of a resolution (all but
-	// ID, PublicID, TaskID, Created).
+	// ID, PublicID, TaskID, Created), with one exception that keeps wake-ups
+	// from being lost: when the stored next_retry is after the stored
+	// last_start (someone made the resolution due since its last start), it
+	// is kept unless r.NextRetry is both after that last_start and earlier
+	// than it. A next_retry can thus be moved earlier by any writer, but
+	// never later nor cleared until the next start moves last_start past
+	// it. r itself is not changed.
 	ResolutionUpdate(ctx context.Context, r *Resolution) error
 
 	// StepList returns every step row of a resolution, sorted by name.

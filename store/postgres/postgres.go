@@ -50,6 +50,8 @@ type Store struct {
 	pool   *pgxpool.Pool
 	sealer store.Sealer
 	target string // host, port and database, for messages (never the password)
+	// channel is the notification channel of wake-ups (see listen.go).
+	channel string
 
 	closeOnce sync.Once
 }
@@ -95,6 +97,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("open store %s: %w", target, err)
 	}
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open store %s: read schema: %w", target, err)
+	}
+	s.channel = channelName(schema)
 	s.logger.DebugContext(ctx, "store: opened", "target", target, "max_conns", pcfg.MaxConns)
 	return s, nil
 }

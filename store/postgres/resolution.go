@@ -66,48 +66,66 @@ const resolutionInsertSQL = `
 	SELECT $1, t.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
 	FROM task t WHERE t.id = $2
 	ON CONFLICT DO NOTHING
-	RETURNING id`
+	RETURNING id, ` + wakeable
 
-// resolutionInsert inserts r and sets its ID.
-func (s *Store) resolutionInsert(ctx context.Context, q querier, r *store.Resolution) error {
+// resolutionInsert inserts r and sets its ID. due says whether the new
+// resolution is runnable or will become so.
+func (s *Store) resolutionInsert(ctx context.Context, q querier, r *store.Resolution) (due bool, err error) {
 	row, err := s.resolutionRow(r)
 	if err != nil {
-		return err
+		return false, err
 	}
 	args := append([]any{r.PublicID, r.TaskID, ts(r.Created)}, row...)
-	err = q.QueryRow(ctx, resolutionInsertSQL, args...).Scan(&r.ID)
+	var wake *bool
+	err = q.QueryRow(ctx, resolutionInsertSQL, args...).Scan(&r.ID, &wake)
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return insertError(err, "task", r.TaskID)
+		return wake != nil && *wake, insertError(err, "task", r.TaskID)
 	}
 	var known bool
 	if err := q.QueryRow(ctx,
 		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, r.TaskID).Scan(&known); err != nil {
-		return err
+		return false, err
 	}
 	if !known {
-		return fmt.Errorf("task %d: %w", r.TaskID, store.ErrNotFound)
+		return false, fmt.Errorf("task %d: %w", r.TaskID, store.ErrNotFound)
 	}
-	return fmt.Errorf("task %d has a resolution, or public id is taken: %w", r.TaskID, store.ErrConflict)
+	return false, fmt.Errorf("task %d has a resolution, or public id is taken: %w", r.TaskID, store.ErrConflict)
 }
 
-// The row is found by id and public id together, as for tasks.
+// The row is found by id and public id together, as for tasks. In SET, the
+// columns name the stored values: a stored next_retry after the stored
+// last_start (a wake-up since the last start) is kept unless the new one is
+// after that last_start and earlier. RETURNING tells whether the row, as
+// written, is runnable or will become so.
 const resolutionUpdateSQL = `
 	UPDATE resolution SET
 	    resolver_username = $1, state = $2, instance_id = $3, last_start = $4, last_stop = $5,
-	    next_retry = $6, run_count = $7, run_max = $8, sealed_resolver_input = $9
-	WHERE id = $10 AND public_id = $11`
+	    next_retry = CASE
+	        WHEN next_retry IS NOT NULL AND last_start IS NOT NULL AND next_retry > last_start
+	             AND NOT ($6::timestamptz IS NOT NULL AND $6::timestamptz > last_start
+	                      AND $6::timestamptz < next_retry)
+	        THEN next_retry
+	        ELSE $6::timestamptz END,
+	    run_count = $7, run_max = $8, sealed_resolver_input = $9
+	WHERE id = $10 AND public_id = $11
+	RETURNING ` + wakeable
 
-// resolutionUpdate writes the mutable columns of r.
-func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolution) error {
+// resolutionUpdate writes the mutable columns of r. due says whether the
+// resolution, as written, is runnable or will become so.
+func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolution) (due bool, err error) {
 	row, err := s.resolutionRow(r)
 	if err != nil {
-		return err
+		return false, err
 	}
-	tag, err := q.Exec(ctx, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...)
+	var wake *bool
+	err = q.QueryRow(ctx, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...).Scan(&wake)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, store.ErrNotFound
+	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	return affectedOne(tag)
+	return wake != nil && *wake, nil
 }
 
 // resolutionRow is the stored form of the mutable columns of a resolution,

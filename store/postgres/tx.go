@@ -22,6 +22,9 @@ import (
 type Tx struct {
 	s  *Store
 	tx pgx.Tx
+	// due lists the resolutions written runnable or due later, whose
+	// wake-up Commit sends.
+	due []string
 }
 
 var _ store.Tx = (*Tx)(nil)
@@ -30,6 +33,13 @@ var _ store.Tx = (*Tx)(nil)
 // a commit, once asked for, completes. An aborted transaction does not
 // commit: Commit rolls it back and reports an error.
 func (t *Tx) Commit(ctx context.Context) error {
+	if len(t.due) > 0 {
+		if err := t.s.notify(context.WithoutCancel(ctx), t.tx, t.due); err != nil {
+			_ = t.tx.Rollback(context.WithoutCancel(ctx))
+			return fmt.Errorf("commit: %w", err)
+		}
+		t.due = nil
+	}
 	if err := t.tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -76,8 +86,12 @@ func (t *Tx) TaskUpdate(ctx context.Context, task *store.Task) error {
 
 // ResolutionInsert inserts a resolution and sets its ID.
 func (t *Tx) ResolutionInsert(ctx context.Context, r *store.Resolution) error {
-	if err := t.s.resolutionInsert(ctx, t.tx, r); err != nil {
+	due, err := t.s.resolutionInsert(ctx, t.tx, r)
+	if err != nil {
 		return fmt.Errorf("insert resolution %s: %w", r.PublicID, err)
+	}
+	if due {
+		t.due = append(t.due, r.PublicID)
 	}
 	return nil
 }
@@ -92,11 +106,16 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 	return r, nil
 }
 
-// ResolutionUpdate writes every mutable field of a resolution. The
-// resolution is found by ID and PublicID together.
+// ResolutionUpdate writes every mutable field of a resolution, keeping a
+// stored next_retry that is earlier (see [store.Tx]). The resolution is
+// found by ID and PublicID together.
 func (t *Tx) ResolutionUpdate(ctx context.Context, r *store.Resolution) error {
-	if err := t.s.resolutionUpdate(ctx, t.tx, r); err != nil {
+	due, err := t.s.resolutionUpdate(ctx, t.tx, r)
+	if err != nil {
 		return fmt.Errorf("update resolution %s: %w", r.PublicID, err)
+	}
+	if due {
+		t.due = append(t.due, r.PublicID)
 	}
 	return nil
 }

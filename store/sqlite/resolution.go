@@ -78,12 +78,20 @@ func (s *Store) resolutionInsert(ctx context.Context, q querier, r *store.Resolu
 	return conflict(err)
 }
 
-// The row is found by id and public id together, as for tasks.
+// The row is found by id and public id together, as for tasks. In SET, the
+// columns name the stored values: a stored next_retry after the stored
+// last_start (a wake-up since the last start) is kept unless the new one is
+// after that last_start and earlier.
 const resolutionUpdateSQL = `
 	UPDATE resolution SET
-	    resolver_username = ?, state = ?, instance_id = ?, last_start = ?, last_stop = ?,
-	    next_retry = ?, run_count = ?, run_max = ?, sealed_resolver_input = ?
-	WHERE id = ? AND public_id = ?`
+	    resolver_username = ?1, state = ?2, instance_id = ?3, last_start = ?4, last_stop = ?5,
+	    next_retry = CASE
+	        WHEN next_retry IS NOT NULL AND last_start IS NOT NULL AND next_retry > last_start
+	             AND NOT (?6 IS NOT NULL AND ?6 > last_start AND ?6 < next_retry)
+	        THEN next_retry
+	        ELSE ?6 END,
+	    run_count = ?7, run_max = ?8, sealed_resolver_input = ?9
+	WHERE id = ?10 AND public_id = ?11`
 
 // resolutionUpdate writes the mutable columns of r.
 func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolution) error {

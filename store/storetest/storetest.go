@@ -50,7 +50,7 @@ func Exercise(t *testing.T, opts Options) {
 	var all []behaviour
 	for _, group := range [][]behaviour{
 		miscBehaviours(), taskBehaviours(), listBehaviours(), resolutionBehaviours(),
-		claimBehaviours(), stepBehaviours(), txBehaviours(), sealBehaviours(),
+		claimBehaviours(), stepBehaviours(), txBehaviours(), sealBehaviours(), coordinationBehaviours(),
 	} {
 		all = append(all, group...)
 	}
