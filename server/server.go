@@ -22,8 +22,11 @@ import (
 
 	"github.com/utask/utask/action"
 	"github.com/utask/utask/action/echo"
+	"github.com/utask/utask/action/email"
 	httpaction "github.com/utask/utask/action/http"
+	"github.com/utask/utask/action/ping"
 	"github.com/utask/utask/action/script"
+	"github.com/utask/utask/action/ssh"
 	"github.com/utask/utask/action/subtask"
 	"github.com/utask/utask/action/tag"
 	"github.com/utask/utask/api"
@@ -239,6 +242,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		ApplicationName: cfg.ApplicationName,
 		Version:         opts.Version,
 		Commit:          opts.Commit,
+		Functions:       functions,
 	})
 	tasks.set(svc.Subtasks())
 	handler := api.New(api.Config{
@@ -248,6 +252,8 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		Maintenance:  opts.Flags.MaintenanceMode,
 		Logger:       log,
 		Ping:         db.Ping,
+
+		APIPathPrefix: cfg.DashboardAPIPathPrefix,
 	})
 
 	ln := opts.Listener
@@ -279,12 +285,33 @@ func BuiltinActions(scriptsPath string) (*action.Registry, error) {
 		httpaction.Name: httpaction.New(httpaction.Options{}),
 		script.Name:     script.New(script.Options{ScriptsPath: scriptsPath}),
 		tag.Name:        tag.New(),
+		ping.Name:       ping.New(ping.Options{}),
+		email.Name:      email.New(email.Options{}),
+		ssh.Name:        ssh.New(ssh.Options{KnownHostsPath: knownHosts()}),
 	} {
 		if err := registry.Register(name, a); err != nil {
 			return nil, err
 		}
 	}
 	return registry, nil
+}
+
+// knownHosts is the known_hosts file the ssh action checks host keys
+// against when a step pins none: SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts
+// when it exists.
+func knownHosts() string {
+	if p := os.Getenv("SSH_KNOWN_HOSTS"); p != "" {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(home, ".ssh", "known_hosts")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // Addr is the address the server listens on.
