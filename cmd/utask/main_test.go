@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,8 +23,27 @@ import (
 type process struct {
 	cmd  *exec.Cmd
 	base string
-	out  *bytes.Buffer
+	out  *lockedBuffer
 	done chan error
+}
+
+// lockedBuffer collects the process's output, written by the goroutine
+// that reads it and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.WriteString(s)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 var addrRE = regexp.MustCompile(`addr=\S*:(\d+)`)
@@ -41,7 +61,7 @@ func startBinary(t *testing.T, bin, dir string) *process {
 	require.NoError(t, err)
 	cmd.Stderr = cmd.Stdout
 	require.NoError(t, cmd.Start())
-	p := &process{cmd: cmd, out: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &process{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
 	port := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
