@@ -3,10 +3,12 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/utask/utask/action"
+	"github.com/utask/utask/resource"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/template"
 	"github.com/utask/utask/values"
@@ -176,6 +178,12 @@ func (c *cycle) start(sr *stepRun) {
 	name := sr.row.Name
 	ctx := c.e.ctx
 	results := c.results
+	var labels []string
+	if !preHook {
+		labels = sr.def.step.Resources
+	}
+	labels = resource.Labels(plugin.Resources(req.BaseConfig, req.Config), labels)
+	limiter := c.e.cfg.Resources
 	c.inflight++
 	c.e.wg.Add(1)
 	go func() {
@@ -189,7 +197,16 @@ func (c *cycle) start(sr *stepRun) {
 				return
 			}
 		}
-		res := c.e.actionRun(ctx, plugin, req)
+		var res action.Result
+		release, err := limiter.Acquire(ctx, labels)
+		if err != nil {
+			// As in µTask: the action does not run, and the step retries later.
+			req.Logger.WarnContext(ctx, "engine: resources not acquired", "err", err)
+			res = action.Result{Output: "{}", Metadata: "", Err: action.RetryError(errors.New("failed to acquire resources not provisioned"))}
+		} else {
+			res = c.e.actionRun(ctx, plugin, req)
+			release()
+		}
 		select {
 		case results <- attemptDone{name: name, kind: kind, result: res}:
 		case <-ctx.Done():

@@ -384,11 +384,32 @@ func (c *cycle) setError(sr *stepRun, msg string) {
 	c.dirty[sr.row.Name] = true
 }
 
+// templateLockDelay is how long a resolution waits when its template's
+// resource is not available.
+const templateLockDelay = 10 * time.Minute
+
 // run schedules every eligible step and handles results until nothing is in
 // flight, then ends the cycle.
 func (c *cycle) run() {
 	defer c.e.releaseSlot()
 	defer c.e.unlockRunning(c.res.PublicID)
+
+	// The template's own resource is held for the whole cycle; without it
+	// the resolution waits ten minutes, as in µTask.
+	release, err := c.e.cfg.Resources.Acquire(c.e.ctx, []string{"template:" + c.task.TemplateName})
+	if err != nil {
+		now := c.e.cfg.Now().UTC()
+		next := now.Add(templateLockDelay)
+		c.res.State = state.ResToAutorunDelayed
+		c.res.NextRetry = &next
+		c.res.LastStop = &now
+		c.task.State = state.TaskBlocked
+		c.task.LastActivity = now
+		c.log.Warn("engine: template resource not acquired", "err", err)
+		c.save(true)
+		return
+	}
+	defer release()
 
 	recheckWaiting := true
 	for {

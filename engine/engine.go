@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/utask/utask/action"
+	"github.com/utask/utask/resource"
 	"github.com/utask/utask/store"
 	"github.com/utask/utask/template"
 	"github.com/utask/utask/values"
@@ -53,6 +54,9 @@ type Config struct {
 	// slot to free) before it lets it start in the background. Defaults to 5
 	// seconds.
 	RunNowWait time.Duration
+	// Resources limits the steps holding each resource label (resource
+	// limits of the configuration) in this process. Defaults to no limit.
+	Resources *resource.Limiter
 	// Events, when set, is told of every step state change and of the end
 	// of every cycle. It is called from the goroutine running the cycle and
 	// must not block.
@@ -168,6 +172,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 3 * time.Second
+	}
+	if cfg.Resources == nil {
+		cfg.Resources, _ = resource.NewLimiter(nil, 0)
 	}
 	if cfg.RunNowWait == 0 {
 		cfg.RunNowWait = 5 * time.Second

@@ -20,6 +20,7 @@ import (
 	"github.com/utask/utask/action/echo"
 	httpaction "github.com/utask/utask/action/http"
 	"github.com/utask/utask/engine"
+	"github.com/utask/utask/resource"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
 	"github.com/utask/utask/store/sqlite"
@@ -628,4 +629,70 @@ steps:
 		r, _, _ := b.read(t, queued)
 		return r.State == state.ResDone
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+func TestResourceLimits(t *testing.T) {
+	t.Parallel()
+	limits := map[string]int{"socket": 2, "fork": 0}
+	b := setup(t, func(c *engine.Config) {
+		l, err := resource.NewLimiter(limits, time.Minute)
+		require.NoError(t, err)
+		c.Resources = l
+	})
+	var cur, peak atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n := cur.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		cur.Add(-1)
+	}))
+	t.Cleanup(srv.Close)
+	_, res := b.create(t, `
+name: limited
+description: http children share two sockets; a step needs a resource that is never available
+title_format: limited
+inputs:
+  - {name: url, description: url}
+steps:
+  calls:
+    description: six calls
+    foreach: '[1, 2, 3, 4, 5, 6]'
+    action: {type: http, configuration: {url: "{{.input.url}}", method: GET}}
+  forks:
+    description: needs fork, whose limit is 0
+    resources: [fork]
+    action: {type: echo, configuration: {output: never}}
+`, map[string]any{"url": srv.URL})
+	r, _, steps := b.run(t, res)
+	require.Equal(t, int32(2), peak.Load(), "at most two http calls at once")
+	require.Equal(t, state.Done, steps["calls"].State)
+	require.Equal(t, state.ResError, r.State)
+	require.Equal(t, state.ToRetry, steps["forks"].State)
+	require.Equal(t, "failed to acquire resources not provisioned", steps["forks"].Error)
+	require.Equal(t, "{}", steps["forks"].Output)
+	require.Equal(t, 1, steps["forks"].TryCount)
+}
+
+func TestTemplateResourceUnavailable(t *testing.T) {
+	t.Parallel()
+	var now time.Time
+	b := setup(t, func(c *engine.Config) {
+		l, err := resource.NewLimiter(map[string]int{"template:locked": 0}, time.Minute)
+		require.NoError(t, err)
+		c.Resources = l
+		now = c.Now()
+	})
+	_, res := b.create(t, `
+name: locked
+description: its template resource is never available
+title_format: locked
+steps:
+  one: {description: one, action: {type: echo, configuration: {output: x}}}
+`, nil)
+	r, task, steps := b.run(t, res)
+	require.Equal(t, state.ResToAutorunDelayed, r.State)
+	require.Equal(t, state.TaskBlocked, task.State)
+	require.Equal(t, now.Add(10*time.Minute), *r.NextRetry)
+	require.Equal(t, state.Todo, steps["one"].State)
 }

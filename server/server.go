@@ -34,6 +34,7 @@ import (
 	"github.com/utask/utask/config"
 	"github.com/utask/utask/crypt"
 	"github.com/utask/utask/engine"
+	"github.com/utask/utask/resource"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/store"
 	"github.com/utask/utask/store/postgres"
@@ -181,7 +182,12 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	valuesOpts := values.Options{Cache: valuesCache}
 	templateConfig := items.TemplateConfig(concealed(cfg.ConcealedSecrets))
+	limiter, err := resource.NewLimiter(cfg.ResourceLimits, cfg.ResourceAcquireTimeout.Std())
+	if err != nil {
+		return nil, fmt.Errorf("utask-cfg resource_limits: %w", err)
+	}
 	eng, err := engine.New(engine.Config{
+		Resources:               limiter,
 		Store:                   db,
 		Catalog:                 catalog,
 		Logger:                  log,
