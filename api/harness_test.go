@@ -123,6 +123,7 @@ type testRunner struct {
 	mu       sync.Mutex
 	launched []string
 	ranNow   []string
+	woken    []string // resolutions woken as parents
 	wakes    int
 	runErr   error
 	steps    map[string]map[string]*template.Step // by resolution public id
@@ -150,6 +151,14 @@ func (r *testRunner) Wake() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.wakes++
+}
+
+func (r *testRunner) WakeResolution(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.woken = append(r.woken, id)
+
+	return nil
 }
 
 func (r *testRunner) Steps(_ context.Context, res *store.Resolution) (map[string]*template.Step, error) {

@@ -95,3 +95,26 @@ func TestExpectationResolveSubTask(t *testing.T) {
 	require.Equal(t, "DONE", done.State)
 	require.Equal(t, map[string]any{"fixed": "2674", "evaluated": "84"}, done.Result)
 }
+
+// A subtask refused (WONTFIX) wakes its parent at once, whose step then
+// fails with a client error.
+func TestRefusedSubtaskWakesItsParent(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var parent taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice",
+		map[string]any{"template_name": "parent-of-manual"}, &parent))
+	require.Eventually(t, func() bool {
+		var tv taskView
+		ts.call(t, http.MethodGet, "/task/"+parent.ID, "alice", nil, &tv)
+		return tv.State == "WAITING"
+	}, 10*time.Second, 5*time.Millisecond)
+	child, _ := ts.stepsOf(t, parent.Resolution)["fixed"].Output["id"].(string)
+	require.NotEmpty(t, child)
+	require.Equal(t, http.StatusNoContent, ts.call(t, http.MethodPost, "/task/"+child+"/wontfix", "admin", nil, nil))
+	done := ts.waitTask(t, parent.ID, "alice")
+	require.Equal(t, "BLOCKED", done.State)
+	steps := ts.stepsOf(t, parent.Resolution)
+	require.Equal(t, "CLIENT_ERROR", steps["fixed"].State)
+	require.Equal(t, "WONTFIX", steps["fixed"].Output["state"])
+}

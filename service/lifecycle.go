@@ -54,13 +54,30 @@ func (s *Service) WontfixTask(ctx context.Context, id auth.Identity, publicID st
 		return wrap(KindInternal, "commit task state", err)
 	}
 
-	// TODO: the comment "changed task state to WONTFIX" is not written, no
-	// task_state_update notification is sent and the parent of a subtask is
-	// not resumed, because the store has no comment table, there is no
-	// notifier, and resuming a parent belongs to the engine; add them here,
-	// after Commit, once they exist.
+	// TODO: the comment "changed task state to WONTFIX" is not written and
+	// no task_state_update notification is sent, because the store has no
+	// comment table and there is no notifier; add them here, after Commit,
+	// once they exist.
+
+	s.wakeParent(ctx, t)
 
 	return nil
+}
+
+// wakeParent resumes the task that created t (a subtask that was refused
+// or cancelled): its waiting step sees the new state at once.
+func (s *Service) wakeParent(ctx context.Context, t *store.Task) {
+	parent := t.Tags[ParentTaskTag]
+	if parent == "" {
+		return
+	}
+	p, err := s.cfg.Store.TaskGet(ctx, parent)
+	if err != nil || p.ResolutionPublicID == "" {
+		return
+	}
+	if err := s.cfg.Runner.WakeResolution(ctx, p.ResolutionPublicID); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "service: wake parent resolution", "resolution_id", p.ResolutionPublicID, "err", err)
+	}
 }
 
 // PauseResolution pauses a resolution, for an administrator or a resolution
@@ -93,10 +110,12 @@ func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicI
 
 // CancelResolution cancels a resolution and its task, for an administrator
 // or a resolution manager. A resolution that is CANCELLED, RUNNING or DONE
-// cannot be cancelled. Unlike WontfixTask, the parent of a subtask is not
-// resumed.
+// cannot be cancelled. The parent of a subtask resumes at once (µTask
+// leaves it waiting).
 func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, publicID string) error {
-	return s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+	var cancelled *store.Task
+	err := s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+		cancelled = t
 		if !s.cfg.Policy.IsAdmin(id) && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
 			return Errorf(KindForbidden, "You are not allowed to cancel this task")
 		}
@@ -114,6 +133,13 @@ func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, public
 		// comment table and there is no notifier yet.
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+
+	s.wakeParent(ctx, cancelled)
+
+	return nil
 }
 
 // ExtendResolution gives a resolution blocked by its retry limit more

@@ -37,6 +37,9 @@ type Runner interface {
 	RunNow(ctx context.Context, resolutionPublicID string) error
 	// Wake tells the engine that new delayed work exists.
 	Wake()
+	// WakeResolution makes a waiting resolution due now (a subtask of its
+	// task ended).
+	WakeResolution(ctx context.Context, resolutionPublicID string) error
 	// Steps returns the steps of a resolution as step objects (definition
 	// and state, output…), keyed by name.
 	Steps(ctx context.Context, r *store.Resolution) (map[string]*template.Step, error)

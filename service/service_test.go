@@ -137,7 +137,10 @@ func (r *recordingRunner) Launch(id string) {
 
 func (r *recordingRunner) RunNow(context.Context, string) error { return nil }
 func (r *recordingRunner) Wake()                                {}
-func (r *recordingRunner) InstanceID() int64                    { return 1 }
+func (r *recordingRunner) WakeResolution(context.Context, string) error {
+	return nil
+}
+func (r *recordingRunner) InstanceID() int64 { return 1 }
 
 func (r *recordingRunner) Steps(context.Context, *store.Resolution) (map[string]*template.Step, error) {
 	return map[string]*template.Step{}, nil
