@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Task states the workers act on.
+const (
+	stateDone    = "DONE"
+	stateBlocked = "BLOCKED"
+)
+
+// Error kinds that are not an HTTP status.
+const (
+	kindTransport = "transport"
+	kindDecode    = "decode"
+	kindTimeout   = "timeout"
+)
+
+// drainGrace bounds how long the tasks still in flight when the duration
+// ends may take to finish before the run stops waiting for them.
+const drainGrace = 30 * time.Second
+
+// errNotCreated reports a POST /task that gave no task.
+var errNotCreated = errors.New("task not created")
+
+// loader runs the workers against the servers.
+type loader struct {
+	opts   options
+	client *http.Client
+	stats  *stats
+	// next picks the server of the next task, round-robin.
+	next atomic.Uint64
+	// claimed counts the tasks workers set out to create, for -tasks.
+	claimed atomic.Int64
+}
+
+// taskView is the part of a task the workers read.
+type taskView struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+}
+
+// bench runs the load described by opts and returns the report. Progress
+// lines go to progress every opts.progress.
+func bench(ctx context.Context, opts options, log *slog.Logger, progress io.Writer) (report, error) {
+	pgPIDs := opts.pgPIDs
+	if opts.pgAuto {
+		found, err := processesNamed("postgres")
+		if err != nil {
+			return report{}, fmt.Errorf("find postgres processes: %w", err)
+		}
+		if len(found) == 0 {
+			log.Warn("no process named postgres", "hint", "PostgreSQL figures will be zero")
+		}
+		pgPIDs = found
+	}
+	startServer, err := sampleCPU(opts.serverPIDs, false)
+	if err != nil {
+		return report{}, err
+	}
+	startPG, err := sampleCPU(pgPIDs, opts.pgAuto)
+	if err != nil {
+		return report{}, err
+	}
+	rssStart, err := sampleRSS(opts.serverPIDs)
+	if err != nil {
+		return report{}, err
+	}
+
+	transport := &http.Transport{
+		MaxIdleConns:        2 * opts.concurrency * len(opts.urls),
+		MaxIdleConnsPerHost: 2 * opts.concurrency,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	defer transport.CloseIdleConnections()
+	l := &loader{
+		opts:   opts,
+		client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
+		stats:  newStats(),
+	}
+
+	// create stops when the duration is over (or on ctx); poll stops
+	// drainGrace later, so that the tasks in flight may still finish.
+	createCtx, stopCreate := context.WithCancel(ctx)
+	defer stopCreate()
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	began := time.Now()
+	var timers sync.WaitGroup
+	if opts.duration > 0 {
+		timers.Go(func() {
+			select {
+			case <-time.After(opts.duration):
+				stopCreate()
+			case <-createCtx.Done():
+			}
+			select {
+			case <-time.After(drainGrace):
+				stopPoll()
+			case <-pollCtx.Done():
+			}
+		})
+	}
+	if opts.progress > 0 {
+		timers.Go(func() { l.reportProgress(pollCtx, began, progress) })
+	}
+
+	var workers sync.WaitGroup
+	for range opts.concurrency {
+		workers.Go(func() { l.work(createCtx, pollCtx) })
+	}
+	workers.Wait()
+	elapsed := time.Since(began)
+	stopCreate()
+	stopPoll()
+	timers.Wait()
+
+	endServer, err := sampleCPU(opts.serverPIDs, false)
+	if err != nil {
+		return report{}, err
+	}
+	if opts.pgAuto {
+		// Backends started during the run count too; those gone before
+		// the end are in their postmaster's children time.
+		if pgPIDs, err = processesNamed("postgres"); err != nil {
+			return report{}, fmt.Errorf("find postgres processes: %w", err)
+		}
+	}
+	endPG, err := sampleCPU(pgPIDs, opts.pgAuto)
+	if err != nil {
+		return report{}, err
+	}
+	rssEnd, err := sampleRSS(opts.serverPIDs)
+	if err != nil {
+		return report{}, err
+	}
+	rep := l.stats.report(elapsed)
+	rep.Concurrency = opts.concurrency
+	rep.URLs = opts.urls
+	rep.Template = opts.template
+	rep.Server = cpuReport(opts.serverPIDs, startServer, endServer, rep.Completed)
+	rep.Server.RSSStartKB = rssStart
+	rep.Server.RSSEndKB = rssEnd
+	rep.Postgres = cpuReport(pgPIDs, startPG, endPG, rep.Completed)
+	rep.Server.CPUUtilization = busyCores(rep.Server.CPUSeconds, elapsed)
+	rep.Postgres.CPUUtilization = busyCores(rep.Postgres.CPUSeconds, elapsed)
+	return rep, nil
+}
+
+// work creates and follows tasks until createCtx ends or the -tasks limit
+// is reached.
+func (l *loader) work(createCtx, pollCtx context.Context) {
+	for createCtx.Err() == nil {
+		if l.opts.tasks > 0 && l.claimed.Add(1) > int64(l.opts.tasks) {
+			return
+		}
+		base := l.opts.urls[(l.next.Add(1)-1)%uint64(len(l.opts.urls))]
+		id, created, err := l.create(createCtx, base)
+		if err != nil {
+			continue
+		}
+		l.follow(pollCtx, base, id, created)
+	}
+}
+
+// create posts one task, retrying after back-pressure, and returns its id
+// and when the server accepted it.
+func (l *loader) create(ctx context.Context, base string) (string, time.Time, error) {
+	body, err := json.Marshal(map[string]any{"template_name": l.opts.template, "input": l.opts.input})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("encode task: %w", err)
+	}
+	for {
+		start := time.Now()
+		var view taskView
+		status, retryAfter, err := l.call(ctx, http.MethodPost, base+"/task", body, &view)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return "", time.Time{}, ctx.Err()
+		case err != nil:
+			l.stats.addError("create", err)
+			return "", time.Time{}, err
+		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+			l.stats.addBackPressure(status)
+			if !sleep(ctx, retryAfter) {
+				return "", time.Time{}, ctx.Err()
+			}
+			continue
+		case status != http.StatusCreated && status != http.StatusOK:
+			l.stats.addError("create", statusError(status))
+			return "", time.Time{}, statusError(status)
+		case view.ID == "":
+			l.stats.addError("create", errDecode)
+			return "", time.Time{}, errNotCreated
+		}
+		return view.ID, start, nil
+	}
+}
+
+// follow polls task id until it is DONE, BLOCKED, in another final state,
+// or too old, and records the outcome.
+func (l *loader) follow(ctx context.Context, base, id string, created time.Time) {
+	deadline := created.Add(l.opts.taskTimeout)
+	for {
+		var view taskView
+		status, retryAfter, err := l.call(ctx, http.MethodGet, base+"/task/"+id, nil, &view)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			l.stats.addError("poll", errTimeout)
+			return
+		case err != nil:
+			l.stats.addError("poll", err)
+		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+			l.stats.addBackPressure(status)
+			if !sleep(ctx, retryAfter) {
+				l.stats.addError("poll", errTimeout)
+				return
+			}
+			continue
+		case status != http.StatusOK:
+			l.stats.addError("poll", statusError(status))
+			if status == http.StatusNotFound {
+				return
+			}
+		case view.State == stateDone:
+			l.stats.addDone(time.Since(created))
+			return
+		case isFinal(view.State):
+			l.stats.addFailed(view.State)
+			return
+		}
+		if time.Now().After(deadline) {
+			l.stats.addError("poll", errTimeout)
+			return
+		}
+		if !sleep(ctx, l.opts.pollEvery) {
+			l.stats.addError("poll", errTimeout)
+			return
+		}
+	}
+}
+
+// isFinal tells whether a task in state s will not become DONE by itself.
+func isFinal(s string) bool {
+	switch s {
+	case stateBlocked, "CANCELLED", "WONTFIX":
+		return true
+	}
+	return false
+}
+
+// call sends one request and decodes a 2xx JSON answer into out. It returns
+// the status and, for back-pressure, the pause the server asks for.
+func (l *loader) call(ctx context.Context, method, u string, body []byte, out any) (int, time.Duration, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, 0, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("x-remote-user", l.opts.user)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", errTransport, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: read body: %w", errTransport, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, retryPause(resp.Header.Get("Retry-After")), nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", errDecode, err)
+	}
+	return resp.StatusCode, 0, nil
+}
+
+// retryPause turns a Retry-After header into a pause: its seconds, capped at
+// one second so that the load keeps its shape, or 10 ms when absent.
+func retryPause(h string) time.Duration {
+	const (
+		fallback = 10 * time.Millisecond
+		ceiling  = time.Second
+	)
+	secs, err := strconv.Atoi(h)
+	if err != nil || secs < 0 {
+		return fallback
+	}
+	return min(time.Duration(secs)*time.Second, ceiling)
+}
+
+// sleep pauses for d, and tells false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// reportProgress writes a line every opts.progress until ctx ends.
+func (l *loader) reportProgress(ctx context.Context, began time.Time, w io.Writer) {
+	tick := time.NewTicker(l.opts.progress)
+	defer tick.Stop()
+	prevDone, prevAt := 0, began
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			rep := l.stats.report(now.Sub(began))
+			rate := float64(rep.Completed-prevDone) / now.Sub(prevAt).Seconds()
+			_, _ = fmt.Fprintf(w, "[%5.1fs] completed=%d (%.1f/s now, %.1f/s overall) p50=%s p99=%s max=%s failed=%d errors=%d backpressure=%d\n",
+				rep.ElapsedSeconds, rep.Completed, rate, rep.Throughput,
+				ms(rep.Latency.P50), ms(rep.Latency.P99), ms(rep.Latency.Max),
+				rep.Failed, sumCounts(rep.Errors), rep.BackPressure.Total)
+			prevDone, prevAt = rep.Completed, now
+		}
+	}
+}
