@@ -267,6 +267,12 @@ func (s *server) handler(rt route) http.Handler {
 			info.user = id.Username
 		}
 
+		if rt.Admin && !s.cfg.Service.IsAdmin(id) {
+			s.writeMessage(w, r, http.StatusUnauthorized, msgUnauthorized)
+
+			return
+		}
+
 		if rt.Maintenance && s.cfg.Maintenance {
 			s.writeMessage(w, r, http.StatusMethodNotAllowed, msgMaintenance)
 

@@ -369,3 +369,112 @@ func (s *server) openAPISpec(w http.ResponseWriter, r *http.Request, _ auth.Iden
 
 	return nil
 }
+
+// deleteTask serves DELETE /task/{id}.
+func (s *server) deleteTask(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+
+	if err := s.cfg.Service.DeleteTask(r.Context(), id, r.PathValue("id")); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// createComment serves POST /task/{id}/comment.
+func (s *server) createComment(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+
+	var req service.CommentRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+
+	c, err := s.cfg.Service.CreateComment(r.Context(), id, r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+
+	setActionMetadata(r, "comment_id", c.ID)
+	s.writeBody(w, r, http.StatusCreated, c)
+
+	return nil
+}
+
+// listComments serves GET /task/{id}/comment.
+func (s *server) listComments(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+
+	cs, err := s.cfg.Service.ListComments(r.Context(), id, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, cs)
+
+	return nil
+}
+
+// getComment serves GET /task/{id}/comment/{commentid}.
+func (s *server) getComment(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+	setActionMetadata(r, "comment_id", r.PathValue("commentid"))
+
+	c, err := s.cfg.Service.GetComment(r.Context(), id, r.PathValue("id"), r.PathValue("commentid"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, c)
+
+	return nil
+}
+
+// updateComment serves PUT /task/{id}/comment/{commentid}.
+func (s *server) updateComment(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+	setActionMetadata(r, "comment_id", r.PathValue("commentid"))
+
+	var req service.CommentRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+
+	c, err := s.cfg.Service.UpdateComment(r.Context(), id, r.PathValue("id"), r.PathValue("commentid"), req)
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, c)
+
+	return nil
+}
+
+// deleteComment serves DELETE /task/{id}/comment/{commentid}.
+func (s *server) deleteComment(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "task_id", r.PathValue("id"))
+	setActionMetadata(r, "comment_id", r.PathValue("commentid"))
+
+	if err := s.cfg.Service.DeleteComment(r.Context(), id, r.PathValue("id"), r.PathValue("commentid")); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
+// stats serves GET /unsecured/stats: the number of tasks in each state,
+// restricted by the repeatable tag query parameter.
+func (s *server) stats(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	st, err := s.cfg.Service.Stats(r.Context(), newQuery(r, "statsIn").list("tag"))
+	if err != nil {
+		return err
+	}
+
+	s.writeBody(w, r, http.StatusOK, st)
+
+	return nil
+}

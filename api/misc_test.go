@@ -101,7 +101,8 @@ func TestMaintenance(t *testing.T) {
 
 		gated++
 
-		path := strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{stepName}", "s").Replace(rt.Pattern)
+		path := strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{stepName}", "s",
+			"{commentid}", "00000000-0000-4000-8000-000000000001").Replace(rt.Pattern)
 		if !strings.Contains(path, "{") && path != "/task" && path != "/resolution" {
 			writes = append(writes, request{method: rt.Method, path: path, user: "admin"})
 		}
@@ -319,7 +320,25 @@ func TestRoutes(t *testing.T) {
 		},
 		{http.MethodGet, "/function"}:        {"ListFunctions", true, false, http.StatusOK},
 		{http.MethodGet, "/function/{name}"}: {"GetFunction", true, false, http.StatusOK},
+		{http.MethodDelete, "/task/{id}"}:    {"DeleteTask", true, true, http.StatusNoContent},
+		{http.MethodPost, "/task/{id}/comment"}: {
+			"AddTaskComment", true, true, http.StatusCreated,
+		},
+		{http.MethodGet, "/task/{id}/comment"}: {"ListTaskComments", true, false, http.StatusOK},
+		{http.MethodGet, "/task/{id}/comment/{commentid}"}: {
+			"GetTaskComment", true, false, http.StatusOK,
+		},
+		{http.MethodPut, "/task/{id}/comment/{commentid}"}: {
+			"EditTaskComment", true, true, http.StatusOK,
+		},
+		{http.MethodDelete, "/task/{id}/comment/{commentid}"}: {
+			"DeleteTaskComment", true, true, http.StatusNoContent,
+		},
+		{http.MethodGet, "/unsecured/stats"}: {"GetStats", false, false, http.StatusOK},
 	}
+
+	// Only these routes are for administrators alone.
+	admins := map[key]bool{{http.MethodDelete, "/task/{id}"}: true}
 
 	routes := api.Routes()
 	require.Len(t, routes, len(want))
@@ -333,6 +352,7 @@ func TestRoutes(t *testing.T) {
 		require.Equal(t, w.auth, r.Auth, r.Pattern)
 		require.Equal(t, w.maintenance, r.Maintenance, r.Pattern)
 		require.Equal(t, w.status, r.Status, r.Pattern)
+		require.Equal(t, admins[key{r.Method, r.Pattern}], r.Admin, r.Pattern)
 		require.NotEmpty(t, r.Tag, r.Pattern)
 		require.False(t, ops[r.OperationID], "operation id %s is unique", r.OperationID)
 		ops[r.OperationID] = true

@@ -649,6 +649,22 @@ func TestResponsesConformToSpec(t *testing.T) {
 	otherID, _ := other["id"].(string)
 	call(http.MethodPost, "/task/{id}/wontfix", "/task/"+otherID+"/wontfix", "bob", "", http.StatusNoContent)
 
+	commentPath := "/task/" + manualID + "/comment"
+	comment := call(http.MethodPost, "/task/{id}/comment", commentPath, "walt", `{"content": "looks good"}`,
+		http.StatusCreated).object(t)
+	commentID, _ := comment["id"].(string)
+	call(http.MethodGet, "/task/{id}/comment", commentPath, "bob", "", http.StatusOK)
+	call(http.MethodGet, "/task/{id}/comment/{commentid}", commentPath+"/"+commentID, "bob", "", http.StatusOK)
+	call(http.MethodPut, "/task/{id}/comment/{commentid}", commentPath+"/"+commentID, "walt",
+		`{"content": "looks better"}`, http.StatusOK)
+	call(http.MethodGet, "/task/{id}", "/task/"+manualID, "walt", "", http.StatusOK)
+	call(http.MethodDelete, "/task/{id}/comment/{commentid}", commentPath+"/"+commentID, "admin", "",
+		http.StatusNoContent)
+	call(http.MethodGet, "/unsecured/stats", "/unsecured/stats?tag=k=v", "", "", http.StatusOK)
+	doomed := b.createTask(t, "bob", `{"template_name": "manual", "comment": "to be deleted"}`)
+	doomedID, _ := doomed["id"].(string)
+	call(http.MethodDelete, "/task/{id}", "/task/"+doomedID, "admin", "", http.StatusNoContent)
+
 	call(http.MethodGet, "/template", "/template", "admin", "", http.StatusOK)
 	call(http.MethodGet, "/template/{name}", "/template/greet", "bob", "", http.StatusOK)
 	call(http.MethodGet, "/template/{name}", "/template/manual", "bob", "", http.StatusOK)

@@ -24,6 +24,9 @@ type Route struct {
 	Tag string
 	// Auth says the caller must be identified.
 	Auth bool
+	// Admin says the caller must be an administrator (401 otherwise,
+	// before the maintenance gate); it implies Auth.
+	Admin bool
 	// Maintenance says the route writes, and is refused in maintenance mode.
 	Maintenance bool
 	// Status is the status of a successful response.
@@ -57,6 +60,7 @@ func pagingParams() []QueryParam {
 const (
 	tagTask       = "01 - task"
 	tagResolution = "02 - resolution"
+	tagComment    = "03 - comment"
 	tagTemplate   = "04 - template"
 	tagFunction   = "05 - function"
 	tagMisc       = "x-misc"
@@ -98,6 +102,32 @@ func (s *server) routes() []route {
 			Method: http.MethodPost, Pattern: "/task/{id}/wontfix", OperationID: "CancelTask", Tag: tagTask,
 			Auth: true, Maintenance: true, Status: http.StatusNoContent,
 		}, s.wontfixTask},
+		{Route{
+			Method: http.MethodDelete, Pattern: "/task/{id}", OperationID: "DeleteTask", Tag: tagTask,
+			Auth: true, Admin: true, Maintenance: true, Status: http.StatusNoContent,
+		}, s.deleteTask},
+		{Route{
+			Method: http.MethodPost, Pattern: "/task/{id}/comment", OperationID: "AddTaskComment", Tag: tagComment,
+			Auth: true, Maintenance: true, Status: http.StatusCreated,
+			Body: service.CommentRequest{}, Response: service.Comment{},
+		}, s.createComment},
+		{Route{
+			Method: http.MethodGet, Pattern: "/task/{id}/comment", OperationID: "ListTaskComments", Tag: tagComment,
+			Auth: true, Status: http.StatusOK, Response: []service.Comment{},
+		}, s.listComments},
+		{Route{
+			Method: http.MethodGet, Pattern: "/task/{id}/comment/{commentid}", OperationID: "GetTaskComment",
+			Tag: tagComment, Auth: true, Status: http.StatusOK, Response: service.Comment{},
+		}, s.getComment},
+		{Route{
+			Method: http.MethodPut, Pattern: "/task/{id}/comment/{commentid}", OperationID: "EditTaskComment",
+			Tag: tagComment, Auth: true, Maintenance: true, Status: http.StatusOK,
+			Body: service.CommentRequest{}, Response: service.Comment{},
+		}, s.updateComment},
+		{Route{
+			Method: http.MethodDelete, Pattern: "/task/{id}/comment/{commentid}", OperationID: "DeleteTaskComment",
+			Tag: tagComment, Auth: true, Maintenance: true, Status: http.StatusNoContent,
+		}, s.deleteComment},
 		{Route{
 			Method: http.MethodPost, Pattern: "/resolution", OperationID: "CreateTaskResolution", Tag: tagResolution,
 			Auth: true, Maintenance: true, Status: http.StatusCreated,
@@ -160,6 +190,10 @@ func (s *server) routes() []route {
 			Method: http.MethodGet, Pattern: "/unsecured/template-schema.json", OperationID: "GetTemplateSchema", Tag: tagTemplate,
 			Status: http.StatusOK, Response: json.RawMessage{}, ContentType: "application/schema+json",
 		}, s.templateSchema},
+		{Route{
+			Method: http.MethodGet, Pattern: "/unsecured/stats", OperationID: "GetStats", Tag: tagMisc,
+			Status: http.StatusOK, Response: service.Stats{}, Query: []QueryParam{{Name: "tag", Value: []string{}}},
+		}, s.stats},
 		{Route{
 			Method: http.MethodGet, Pattern: "/unsecured/spec.json", OperationID: "GetOpenAPISpec", Tag: tagMisc,
 			Status: http.StatusOK, Response: map[string]any{},

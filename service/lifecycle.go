@@ -50,14 +50,16 @@ func (s *Service) WontfixTask(ctx context.Context, id auth.Identity, publicID st
 		return storeError("Failed to update task", err)
 	}
 
+	if _, err := s.insertComment(ctx, tx, t, id, commentWontfix); err != nil {
+		return err
+	}
+
 	if err := tx.Commit(ctx); err != nil {
 		return wrap(KindInternal, "commit task state", err)
 	}
 
-	// TODO: the comment "changed task state to WONTFIX" is not written and
-	// no task_state_update notification is sent, because the store has no
-	// comment table and there is no notifier; add them here, after Commit,
-	// once they exist.
+	// TODO: no task_state_update notification is sent, because there is no
+	// notifier yet; send it here, after Commit, once one exists.
 
 	s.wakeParent(ctx, t)
 
@@ -87,7 +89,7 @@ func (s *Service) wakeParent(ctx context.Context, t *store.Task) {
 func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicID string, force bool) error {
 	admin := s.cfg.Policy.IsAdmin(id)
 
-	return s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+	return s.changeResolution(ctx, id, publicID, commentPaused, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
 		if !admin && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
 			return Errorf(KindForbidden, "You are not allowed to pause this task")
 		}
@@ -102,8 +104,6 @@ func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicI
 
 		r.State = state.ResPaused
 
-		// TODO: the comment "manually paused resolution" is not written,
-		// because the store has no comment table yet.
 		return nil
 	})
 }
@@ -114,7 +114,9 @@ func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicI
 // leaves it waiting).
 func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, publicID string) error {
 	var cancelled *store.Task
-	err := s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+	err := s.changeResolution(ctx, id, publicID, commentCancelled, func(r *store.Resolution, t *store.Task,
+		tt *template.Template,
+	) error {
 		cancelled = t
 		if !s.cfg.Policy.IsAdmin(id) && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
 			return Errorf(KindForbidden, "You are not allowed to cancel this task")
@@ -128,9 +130,8 @@ func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, public
 		t.State = state.TaskCancelled
 		t.LastActivity = s.now()
 
-		// TODO: the comment "cancelled resolution" is not written and no
-		// task_state_update notification is sent, because the store has no
-		// comment table and there is no notifier yet.
+		// TODO: no task_state_update notification is sent, because there is
+		// no notifier yet; send it after the commit once one exists.
 		return nil
 	})
 	if err != nil {
@@ -147,7 +148,9 @@ func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, public
 // grows by the template's retry_max (or DefaultRetryMax), the state becomes
 // ERROR with next_retry now, and the engine is woken to retry it.
 func (s *Service) ExtendResolution(ctx context.Context, id auth.Identity, publicID string) error {
-	err := s.changeResolution(ctx, publicID, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+	err := s.changeResolution(ctx, id, publicID, commentExtended, func(r *store.Resolution, t *store.Task,
+		tt *template.Template,
+	) error {
 		if !s.cfg.Policy.IsAdmin(id) && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
 			return Errorf(KindForbidden, "Not allowed to extend resolution")
 		}
@@ -167,8 +170,6 @@ func (s *Service) ExtendResolution(ctx context.Context, id auth.Identity, public
 		r.State = state.ResError
 		r.NextRetry = &now
 
-		// TODO: the comment "manually extended resolution" is not written,
-		// because the store has no comment table yet.
 		return nil
 	})
 	if err != nil {
@@ -187,9 +188,10 @@ func isFinalOrRunning(st string) bool {
 }
 
 // changeResolution locks a resolution and its task, lets change check the
-// caller and modify them, and writes both back. change sees the template
-// that rules the task now; an error it returns aborts the change.
-func (s *Service) changeResolution(ctx context.Context, publicID string,
+// caller and modify them, and writes both back with a comment of id saying
+// what was done. change sees the template that rules the task now; an error
+// it returns aborts the change.
+func (s *Service) changeResolution(ctx context.Context, id auth.Identity, publicID, comment string,
 	change func(r *store.Resolution, t *store.Task, tt *template.Template) error,
 ) error {
 	if err := checkPublicID("resolution", publicID); err != nil {
@@ -231,6 +233,10 @@ func (s *Service) changeResolution(ctx context.Context, publicID string,
 		if err := tx.TaskUpdate(ctx, t); err != nil {
 			return storeError("Failed to update task", err)
 		}
+	}
+
+	if _, err := s.insertComment(ctx, tx, t, id, comment); err != nil {
+		return err
 	}
 
 	if err := tx.Commit(ctx); err != nil {

@@ -176,9 +176,9 @@ func (s *Service) RunResolution(ctx context.Context, id auth.Identity, publicID 
 		return Errorf(KindForbidden, "You are not allowed to run this resolution")
 	}
 
-	// TODO: the comment "manually ran resolution" is not written, because the
-	// store has no comment table yet; insert it (author = caller) before
-	// asking the engine to run once comments are stored.
+	if err := s.writeComment(ctx, t, id, commentRan); err != nil {
+		return err
+	}
 
 	if err := s.cfg.Runner.RunNow(ctx, r.PublicID); err != nil {
 		var e *Error

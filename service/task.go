@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/state"
@@ -141,15 +140,14 @@ func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTa
 		res = s.autorunResolution(t, tt, now, delay)
 	}
 
-	if err := s.insertTask(ctx, t, res); err != nil {
+	comment, err := s.insertTask(ctx, t, res, id, req.Comment)
+	if err != nil {
 		return nil, err
 	}
 
-	// TODO: the initial comment is validated but not stored, and neither the
-	// task_state_update nor the task_validation notification is sent, because
-	// the store has no comment table and there is no notifier yet; insert the
-	// comment in the task's transaction and notify after Commit once they
-	// exist.
+	// TODO: neither the task_state_update nor the task_validation
+	// notification is sent, because there is no notifier yet; send them
+	// after the commit of insertTask once one exists.
 
 	switch {
 	case res == nil:
@@ -159,7 +157,12 @@ func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTa
 		s.cfg.Runner.Wake()
 	}
 
-	return taskView(t), nil
+	v := taskView(t)
+	if comment != nil {
+		v.Comments = []*Comment{commentView(comment)}
+	}
+
+	return v, nil
 }
 
 // checkComment validates the optional comment of a new task.
@@ -168,18 +171,7 @@ func checkComment(c string) *Error {
 		return nil
 	}
 
-	n := utf8.RuneCountInString(c)
-	if n < MinCommentLength {
-		return Errorf(KindBadRequest, "Failed to create comment: task comment can't be shorter than %d characters",
-			MinCommentLength)
-	}
-
-	if n > MaxCommentLength {
-		return Errorf(KindBadRequest, "Failed to create comment: task comment can't be longer than %d characters",
-			MaxCommentLength)
-	}
-
-	return nil
+	return checkContent(c)
 }
 
 // renderTitleAndTags sets the title and the tags of the new task t: the
@@ -260,28 +252,38 @@ func (s *Service) autorunResolution(t *store.Task, tt *template.Template, now ti
 	return r
 }
 
-// insertTask stores t and, when res is not nil, its resolution, in one
-// transaction.
-func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Resolution) error {
+// insertTask stores t, the comment of id when comment is not empty, and,
+// when res is not nil, its resolution, in one transaction. It returns the
+// comment it stored, if any.
+func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Resolution, id auth.Identity,
+	comment string,
+) (*store.Comment, error) {
 	tx, err := s.cfg.Store.Begin(ctx)
 	if err != nil {
-		return wrap(KindInternal, "begin transaction", err)
+		return nil, wrap(KindInternal, "begin transaction", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
 
 	if err := tx.TaskInsert(ctx, t); err != nil {
-		return storeError("Failed to create new Task", err)
+		return nil, storeError("Failed to create new Task", err)
+	}
+
+	var c *store.Comment
+	if comment != "" {
+		if c, err = s.insertComment(ctx, tx, t, id, comment); err != nil {
+			return nil, err
+		}
 	}
 
 	if res != nil {
 		res.TaskID = t.ID
 		if err := tx.ResolutionInsert(ctx, res); err != nil {
-			return storeError("Failed to create Resolution", err)
+			return nil, storeError("Failed to create Resolution", err)
 		}
 	}
 
 	if err := tx.Commit(ctx); err != nil {
-		return wrap(KindInternal, "commit new task", err)
+		return nil, wrap(KindInternal, "commit new task", err)
 	}
 
 	if res != nil {
@@ -289,7 +291,7 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 		t.ResolverUsername = res.ResolverUsername
 	}
 
-	return nil
+	return c, nil
 }
 
 // GetTask returns a task to its administrators, requester, watchers and
@@ -307,13 +309,20 @@ func (s *Service) GetTask(ctx context.Context, id auth.Identity, publicID string
 	}
 
 	admin := s.cfg.Policy.IsAdmin(id)
-	if !admin && !auth.IsRequester(id, t) && !auth.IsWatcher(id, t) &&
-		!auth.IsResolutionManager(id, tt, t, t.ResolverUsername) {
+	if !s.canSeeTask(id, tt, t) {
 		return nil, Errorf(KindForbidden, "Can't display task details")
+	}
+
+	comments, err := s.cfg.Store.CommentList(ctx, t.ID)
+	if err != nil {
+		return nil, storeError("Failed to list comments", err)
 	}
 
 	v := taskView(t)
 	v.ResolverInputs = tt.ResolverInputs
+	if len(comments) > 0 {
+		v.Comments = commentViews(comments)
+	}
 
 	if !admin {
 		v.Input = maskPasswords(tt.Inputs, t.Input)

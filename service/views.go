@@ -37,6 +37,8 @@ type Task struct {
 	LastStart        *time.Time     `json:"last_start,omitempty"`
 	LastStop         *time.Time     `json:"last_stop,omitempty"`
 	ResolverUsername string         `json:"resolver_username,omitempty"`
+	// Comments are only in single-task responses.
+	Comments []*Comment `json:"comments,omitempty"`
 	// Errors lists, for a BLOCKED task, the steps in CLIENT_ERROR.
 	Errors []StepError `json:"errors,omitempty"`
 	// ResolverInputs are the template's resolver input definitions, for

@@ -55,6 +55,17 @@ type Store interface {
 	// StepList returns every step row of a resolution, sorted by name.
 	StepList(ctx context.Context, resolutionID int64) ([]*Step, error)
 
+	// TaskCountByState counts the tasks in each state, only those carrying
+	// every pair of tags when tags is not empty. States without a task are
+	// absent from the map.
+	TaskCountByState(ctx context.Context, tags map[string]string) (map[string]int, error)
+
+	// CommentList returns the comments of a task (by internal id), oldest
+	// created first, then in insertion order.
+	CommentList(ctx context.Context, taskID int64) ([]*Comment, error)
+	// CommentGet returns a comment by public id.
+	CommentGet(ctx context.Context, publicID string) (*Comment, error)
+
 	// ResolutionClaimRunnable claims up to limit resolutions that are due to
 	// run at now: TO_AUTORUN; ERROR and TO_AUTORUN_DELAYED whose next_retry
 	// has come; WAITING whose next_retry was moved after its last start and
@@ -151,6 +162,40 @@ type Tx interface {
 	StepUpsert(ctx context.Context, r *Resolution, steps []*Step) error
 	// StepDelete removes step rows of a resolution by name.
 	StepDelete(ctx context.Context, resolutionID int64, names []string) error
+
+	// TaskDelete removes a task by internal id, with its comments, its
+	// resolution and the resolution's steps (ErrNotFound if there is no
+	// such task).
+	TaskDelete(ctx context.Context, id int64) error
+
+	// CommentInsert inserts a comment of the task c.TaskID and sets its ID
+	// (ErrNotFound if the task does not exist, ErrConflict if the public id
+	// is taken).
+	CommentInsert(ctx context.Context, c *Comment) error
+	// CommentList returns the comments of a task as this transaction sees
+	// them, in the order of Store.CommentList.
+	CommentList(ctx context.Context, taskID int64) ([]*Comment, error)
+	// CommentGet returns a comment by public id as this transaction sees
+	// it.
+	CommentGet(ctx context.Context, publicID string) (*Comment, error)
+	// CommentUpdate writes the content and the update time of a comment,
+	// found by ID and PublicID together (ErrNotFound otherwise).
+	CommentUpdate(ctx context.Context, c *Comment) error
+	// CommentDelete removes a comment by internal id (ErrNotFound if there
+	// is none).
+	CommentDelete(ctx context.Context, id int64) error
+}
+
+// Comment is a note a user left on a task.
+type Comment struct {
+	ID           int64
+	PublicID     string
+	TaskID       int64
+	TaskPublicID string // filled by reads
+	Username     string
+	Created      time.Time
+	Updated      time.Time
+	Content      string // sealed
 }
 
 // Sealer seals and opens values at the store boundary. *crypt.Keyring

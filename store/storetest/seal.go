@@ -31,7 +31,7 @@ func sealBehaviours() []behaviour {
 			for _, what := range []string{
 				"input-key", "input-value", "result", "resolver-input", "step-output", "step-metadata",
 				"step-children", "step-error", "step-item", "step-child-name", "step-tag", "step-definition",
-				"updated-output", "updated-error",
+				"updated-output", "updated-error", "comment", "updated-comment",
 			} {
 				secrets[what] = marker(t, what)
 			}
@@ -60,6 +60,12 @@ func sealBehaviours() []behaviour {
 				Output: secrets["updated-output"],
 				Error:  secrets["updated-error"],
 			}})
+
+			comment := b.newComment(task, func(c *store.Comment) { c.Content = "note " + secrets["comment"] })
+			edited := b.newComment(task, func(c *store.Comment) { c.Content = "first draft" })
+			b.insertComments(t, comment, edited)
+			edited.Content = "note " + secrets["updated-comment"]
+			b.inTx(t, func(tx store.Tx) { require.NoError(t, tx.CommentUpdate(b.ctx, edited)) })
 
 			dump := b.opts.Dump(t, b.s)
 			require.True(t, bytes.Contains(dump, []byte(titleMarker)),

@@ -51,6 +51,7 @@ func Exercise(t *testing.T, opts Options) {
 	for _, group := range [][]behaviour{
 		miscBehaviours(), taskBehaviours(), listBehaviours(), resolutionBehaviours(),
 		claimBehaviours(), stepBehaviours(), txBehaviours(), sealBehaviours(), coordinationBehaviours(),
+		commentBehaviours(),
 	} {
 		all = append(all, group...)
 	}
