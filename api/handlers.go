@@ -300,6 +300,26 @@ func (s *server) extendResolution(w http.ResponseWriter, r *http.Request, id aut
 	return nil
 }
 
+// setStepState serves PUT /resolution/{id}/step/{stepName}/state.
+func (s *server) setStepState(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
+	setActionMetadata(r, "resolution_id", r.PathValue("id"))
+	setActionMetadata(r, "step_name", r.PathValue("stepName"))
+
+	var req service.StepStateRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	setActionMetadata(r, "new_state", req.State)
+
+	if err := s.cfg.Service.SetStepState(r.Context(), id, r.PathValue("id"), r.PathValue("stepName"), req); err != nil {
+		return err
+	}
+
+	w.WriteHeader(http.StatusNoContent)
+
+	return nil
+}
+
 // getResolutionStep serves GET /resolution/{id}/step/{stepName}.
 func (s *server) getResolutionStep(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
 	setActionMetadata(r, "resolution_id", r.PathValue("id"))

@@ -318,6 +318,9 @@ func TestRoutes(t *testing.T) {
 		{http.MethodGet, "/resolution/{id}/step/{stepName}"}: {
 			"GetTaskResolutionStep", true, false, http.StatusOK,
 		},
+		{http.MethodPut, "/resolution/{id}/step/{stepName}/state"}: {
+			"EditTaskResolutionStepState", true, true, http.StatusNoContent,
+		},
 		{http.MethodGet, "/function"}:        {"ListFunctions", true, false, http.StatusOK},
 		{http.MethodGet, "/function/{name}"}: {"GetFunction", true, false, http.StatusOK},
 		{http.MethodDelete, "/task/{id}"}:    {"DeleteTask", true, true, http.StatusNoContent},

@@ -641,6 +641,8 @@ func TestResponsesConformToSpec(t *testing.T) {
 	call(http.MethodGet, "/resolution/{id}/step/{stepName}", "/resolution/"+resID+"/step/second", "bob", "", http.StatusOK)
 	call(http.MethodPost, "/resolution/{id}/run", "/resolution/"+resID+"/run", "owner", "", http.StatusNoContent)
 	call(http.MethodPost, "/resolution/{id}/pause", "/resolution/"+resID+"/pause", "owner", "", http.StatusNoContent)
+	call(http.MethodPut, "/resolution/{id}/step/{stepName}/state", "/resolution/"+resID+"/step/second/state", "owner",
+		`{"state": "PRUNE"}`, http.StatusNoContent)
 	b.changeResolution(t, resID, func(r *store.Resolution) { r.State = state.ResBlockedMaxRetries })
 	call(http.MethodPost, "/resolution/{id}/extend", "/resolution/"+resID+"/extend", "owner", "", http.StatusNoContent)
 	call(http.MethodPost, "/resolution/{id}/cancel", "/resolution/"+resID+"/cancel", "owner", "", http.StatusNoContent)

@@ -155,6 +155,10 @@ func (s *server) routes() []route {
 			Tag: tagResolution, Auth: true, Maintenance: true, Status: http.StatusNoContent,
 		}, s.cancelResolution},
 		{Route{
+			Method: http.MethodPut, Pattern: "/resolution/{id}/step/{stepName}/state", OperationID: "EditTaskResolutionStepState",
+			Tag: tagResolution, Auth: true, Maintenance: true, Status: http.StatusNoContent, Body: service.StepStateRequest{},
+		}, s.setStepState},
+		{Route{
 			Method: http.MethodGet, Pattern: "/resolution/{id}/step/{stepName}", OperationID: "GetTaskResolutionStep",
 			Tag: tagResolution, Auth: true, Status: http.StatusOK, Response: template.Step{},
 		}, s.getResolutionStep},

@@ -411,6 +411,7 @@ func (c *cycle) run() {
 	}
 	defer release()
 
+	c.pruneStale()
 	recheckWaiting := true
 	for {
 		c.schedule(nil, nil)

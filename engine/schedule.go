@@ -255,6 +255,27 @@ func (c *cycle) scope(sr *stepRun) values.Scope {
 // step they depend on (without ANY) is not in a state they accept, and so on
 // down the graph. It returns modified plus the steps it pruned.
 func (c *cycle) prune(modified []string) []string {
+	return c.pruneFrom(modified, false)
+}
+
+// pruneStale prunes, at the start of a cycle, the steps that wait for a
+// settled step in a state they do not accept: a state an administrator set
+// by hand while the resolution was paused. Only steps still TODO are
+// pruned; what already ran stays as it ended. (µTask does no pruning there,
+// and the resolution ends BLOCKED_DEADLOCK.)
+func (c *cycle) pruneStale() {
+	var settled []string
+	for _, name := range c.order {
+		if state.IsFinal(c.steps[name].row.State) {
+			settled = append(settled, name)
+		}
+	}
+	c.pruneFrom(settled, true)
+}
+
+// pruneFrom is prune; with onlyTodo it leaves alone the steps that are not
+// TODO.
+func (c *cycle) pruneFrom(modified []string, onlyTodo bool) []string {
 	queue := append([]string(nil), modified...)
 	for len(queue) > 0 {
 		m := queue[0]
@@ -266,6 +287,9 @@ func (c *cycle) prune(modified []string) []string {
 		for _, dn := range c.dependentsOf(m) {
 			d := c.steps[dn]
 			if d == nil || d.row.State == state.Prune || d.row.State == state.Running {
+				continue
+			}
+			if onlyTodo && d.row.State != state.Todo {
 				continue
 			}
 			for _, dep := range d.def.deps {

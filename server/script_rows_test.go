@@ -118,3 +118,46 @@ func TestRefusedSubtaskWakesItsParent(t *testing.T) {
 	require.Equal(t, "CLIENT_ERROR", steps["fixed"].State)
 	require.Equal(t, "WONTFIX", steps["fixed"].Output["state"])
 }
+
+// An administrator sets a step's state by hand on a paused resolution; the
+// next run prunes what can no longer run instead of deadlocking (µTask
+// leaves the other branch TODO and ends BLOCKED_DEADLOCK).
+func TestStepStateSetByHandPrunes(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var created taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice",
+		map[string]any{"template_name": "manual-fix"}, &created))
+	require.Equal(t, "BLOCKED", ts.waitTask(t, created.ID, "alice").State)
+	res := "/resolution/" + created.Resolution
+
+	// Only while paused, only a state the step allows.
+	require.Equal(t, http.StatusBadRequest, ts.call(t, http.MethodPut, res+"/step/probe/state", "admin", map[string]any{"state": "IGNORED"}, nil))
+	require.Equal(t, http.StatusNoContent, ts.call(t, http.MethodPost, res+"/pause", "admin", nil, nil))
+	require.Equal(t, http.StatusBadRequest, ts.call(t, http.MethodPut, res+"/step/probe/state", "admin", map[string]any{"state": "NOPE"}, nil))
+	require.Equal(t, http.StatusForbidden, ts.call(t, http.MethodPut, res+"/step/probe/state", "alice", map[string]any{"state": "IGNORED"}, nil))
+	require.Equal(t, http.StatusNotFound, ts.call(t, http.MethodPut, res+"/step/ghost/state", "admin", map[string]any{"state": "DONE"}, nil))
+	require.Equal(t, http.StatusNoContent, ts.call(t, http.MethodPut, res+"/step/probe/state", "admin", map[string]any{"state": "IGNORED"}, nil))
+
+	require.Equal(t, http.StatusNoContent, ts.call(t, http.MethodPost, res+"/run", "admin", nil, nil))
+	require.Equal(t, "DONE", ts.waitTask(t, created.ID, "alice").State)
+	var view struct {
+		Steps map[string]struct {
+			State string `json:"state"`
+		} `json:"steps"`
+	}
+	require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, res, "admin", nil, &view))
+	require.Equal(t, "IGNORED", view.Steps["probe"].State)
+	require.Equal(t, "PRUNE", view.Steps["onDone"].State)
+	require.Equal(t, "DONE", view.Steps["onIgnored"].State)
+
+	var comments []struct {
+		Content string `json:"content"`
+	}
+	require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, "/task/"+created.ID+"/comment", "admin", nil, &comments))
+	var texts []string
+	for _, c := range comments {
+		texts = append(texts, c.Content)
+	}
+	require.Contains(t, texts, "manually updated resolution step probe state from CLIENT_ERROR to IGNORED")
+}
