@@ -161,3 +161,33 @@ func TestStepStateSetByHandPrunes(t *testing.T) {
 	}
 	require.Contains(t, texts, "manually updated resolution step probe state from CLIENT_ERROR to IGNORED")
 }
+
+// The paused-parent row: a subtask that ends does not resume a parent an
+// administrator paused.
+func TestExpectationResolveSubTaskParentTaskPaused(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir())
+	var parent taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice",
+		map[string]any{"template_name": "parent-of-manual"}, &parent))
+	require.Eventually(t, func() bool {
+		var tv taskView
+		ts.call(t, http.MethodGet, "/task/"+parent.ID, "alice", nil, &tv)
+		return tv.State == "WAITING"
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, http.StatusNoContent, ts.call(t, http.MethodPost, "/resolution/"+parent.Resolution+"/pause", "admin", nil, nil))
+
+	child, _ := ts.stepsOf(t, parent.Resolution)["fixed"].Output["id"].(string)
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/resolution", "admin", map[string]any{"task_id": child}, nil))
+	require.Equal(t, "DONE", ts.waitTask(t, child, "admin").State)
+
+	// The parent stays paused, its step still waiting.
+	var res struct {
+		State string `json:"state"`
+	}
+	require.Never(t, func() bool {
+		ts.call(t, http.MethodGet, "/resolution/"+parent.Resolution, "admin", nil, &res)
+		return res.State != "PAUSED"
+	}, 300*time.Millisecond, 20*time.Millisecond)
+	require.Equal(t, "WAITING", ts.stepsOf(t, parent.Resolution)["fixed"].State)
+}
