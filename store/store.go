@@ -198,6 +198,14 @@ type Comment struct {
 	Content      string // sealed
 }
 
+// Migration is one embedded schema change of a store and whether the
+// database has it (utask migrate status).
+type Migration struct {
+	Version int
+	Name    string
+	Applied *time.Time // nil when not applied yet
+}
+
 // Sealer seals and opens values at the store boundary. *crypt.Keyring
 // implements it: AES-GCM, the associated data binding each ciphertext to its
 // row.

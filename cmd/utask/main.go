@@ -4,6 +4,7 @@
 //	utask [flags]                  serve (the default)
 //	utask validate PATH...         lint templates offline
 //	utask run TEMPLATE --input k=v run one template locally, nothing kept
+//	utask migrate up|status        apply or list the store's migrations
 //	utask version                  print the version
 package main
 
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runValidate(args[1:], stdout, stderr)
 		case "run":
 			return runLocal(ctx, args[1:], stdout, stderr)
+		case "migrate":
+			return runMigrate(ctx, args[1:], stdout, stderr)
 		}
 	}
 	wd, err := os.Getwd()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/utask/utask/store"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -137,4 +139,45 @@ func apply(ctx context.Context, tx pgx.Tx, m migration) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// Migrations lists the embedded migrations and when each was applied (nil
+// when it was not).
+func (s *Store) Migrations(ctx context.Context) ([]store.Migration, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int]time.Time{}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migration') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	if exists {
+		rows, err := s.pool.Query(ctx, `SELECT version, applied FROM schema_migration`)
+		if err != nil {
+			return nil, fmt.Errorf("read schema version: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			var at time.Time
+			if err := rows.Scan(&v, &at); err != nil {
+				return nil, fmt.Errorf("read schema version: %w", err)
+			}
+			applied[v] = at.UTC()
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read schema version: %w", err)
+		}
+	}
+	out := make([]store.Migration, 0, len(ms))
+	for _, m := range ms {
+		mi := store.Migration{Version: m.version, Name: m.name}
+		if at, ok := applied[m.version]; ok {
+			mi.Applied = &at
+		}
+		out = append(out, mi)
+	}
+	return out, nil
 }

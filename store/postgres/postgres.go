@@ -42,6 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxConns is the most connections the store opens; 0 means 50.
 	MaxConns int32
+	// SkipMigrations opens the database as it is, without applying the
+	// pending migrations (to report them: utask migrate status).
+	SkipMigrations bool
 }
 
 // Store is the PostgreSQL [store.Store]. It is safe for concurrent use.
@@ -93,9 +96,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", target, err)
 	}
 	s := &Store{logger: cfg.Logger, pool: pool, sealer: cfg.Sealer, target: target}
-	if err := s.migrate(ctx); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("open store %s: %w", target, err)
+	if !cfg.SkipMigrations {
+		if err := s.migrate(ctx); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("open store %s: %w", target, err)
+		}
 	}
 	var schema string
 	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {

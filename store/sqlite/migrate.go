@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/utask/utask/store"
 )
 
 // migrationFiles holds the schema changes, numbered 0001_name.sql onwards.
@@ -116,4 +118,46 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	}
 	s.logger.InfoContext(ctx, "store: migration applied", "version", m.version, "name", m.name)
 	return nil
+}
+
+// Migrations lists the embedded migrations and when each was applied (nil
+// when it was not).
+func (s *Store) Migrations(ctx context.Context) ([]store.Migration, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int]time.Time{}
+	var exists int
+	if err := s.writer.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	if exists > 0 {
+		rows, err := s.writer.QueryContext(ctx, `SELECT version, applied FROM schema_migration`)
+		if err != nil {
+			return nil, fmt.Errorf("read schema version: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			var at int64
+			if err := rows.Scan(&v, &at); err != nil {
+				return nil, fmt.Errorf("read schema version: %w", err)
+			}
+			applied[v] = fromMicros(at)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read schema version: %w", err)
+		}
+	}
+	out := make([]store.Migration, 0, len(ms))
+	for _, m := range ms {
+		mi := store.Migration{Version: m.version, Name: m.name}
+		if at, ok := applied[m.version]; ok {
+			mi.Applied = &at
+		}
+		out = append(out, mi)
+	}
+	return out, nil
 }

@@ -57,6 +57,9 @@ type Config struct {
 	Sealer store.Sealer
 	// Logger receives the store's log lines. Required.
 	Logger *slog.Logger
+	// SkipMigrations opens the database as it is, without applying the
+	// pending migrations (to report them: utask migrate status).
+	SkipMigrations bool
 }
 
 // Store is the embedded [store.Store]. It is safe for concurrent use.
@@ -66,6 +69,8 @@ type Store struct {
 	reader *sql.DB // read-only pool for plain reads
 	sealer store.Sealer
 	writer *sql.DB // the one connection for Begin and every write
+
+	skipMigrations bool
 
 	lockFile  *os.File
 	closeOnce sync.Once
@@ -123,6 +128,8 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 		path:     path,
 		sealer:   cfg.Sealer,
 		lockFile: lockFile,
+
+		skipMigrations: cfg.SkipMigrations,
 	}
 	if err := s.connect(ctx, synchronous); err != nil {
 		_ = s.Close()
@@ -169,8 +176,10 @@ func (s *Store) connect(ctx context.Context, synchronous string) error {
 		return fmt.Errorf("open store %s: %w", s.path, err)
 	}
 
-	if err := s.migrate(ctx); err != nil {
-		return fmt.Errorf("open store %s: %w", s.path, err)
+	if !s.skipMigrations {
+		if err := s.migrate(ctx); err != nil {
+			return fmt.Errorf("open store %s: %w", s.path, err)
+		}
 	}
 
 	s.reader, err = sql.Open("sqlite", dsn(s.path, url.Values{
