@@ -3,12 +3,8 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,15 +16,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/postgres/pgtest"
 	"github.com/utask/utask/store/storetest"
-)
-
-// Environment variables of the tests.
-const (
-	// urlEnv names the database the tests create their schemas in.
-	urlEnv = "UTASK_TEST_DATABASE_URL"
-	// requireEnv, set to 1, makes a missing urlEnv a failure, not a skip.
-	requireEnv = "UTASK_REQUIRE_POSTGRES"
 )
 
 // testMaxConns bounds the pool of each test's store: the suite runs many
@@ -43,56 +32,14 @@ func TestMain(m *testing.M) {
 // when PostgreSQL is required).
 func databaseURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv(urlEnv)
-	if u == "" {
-		if os.Getenv(requireEnv) == "1" {
-			t.Fatalf("PostgreSQL is required (%s=1) but %s is unset: run hack/test.sh, "+
-				"or point %s at a database", requireEnv, urlEnv, urlEnv)
-		}
-		t.Skipf("%s is unset: no PostgreSQL to test on (hack/test.sh starts one)", urlEnv)
-	}
-	return u
+	return pgtest.URL(t)
 }
 
-// freshSchema creates an empty schema in the test database, dropped at the
-// end of the test, and returns the URL of the database with that schema
-// first in the search path.
+// freshSchema returns the URL of a new, empty schema of the test database,
+// dropped at the end of the test.
 func freshSchema(t testing.TB) string {
 	t.Helper()
-	base := databaseURL(t)
-	b := make([]byte, 8)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	schema := "utask_test_" + hex.EncodeToString(b)
-
-	admin := func(sql string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		require.NoError(t, err)
-		defer func() { require.NoError(t, conn.Close(ctx)) }()
-		_, err = conn.Exec(ctx, sql)
-		require.NoError(t, err)
-	}
-	admin(`CREATE SCHEMA ` + schema)
-	t.Cleanup(func() { admin(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	return withSearchPath(t, base, schema)
-}
-
-// withSearchPath adds search_path=schema to a connection string, URL or
-// key=value pairs.
-func withSearchPath(t testing.TB, conn, schema string) string {
-	t.Helper()
-	if !strings.HasPrefix(conn, "postgres://") && !strings.HasPrefix(conn, "postgresql://") {
-		return conn + " search_path=" + schema
-	}
-	u, err := url.Parse(conn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.FreshSchema(t)
 }
 
 // testStore opens a store on url, closed at the end of the test. Its log
