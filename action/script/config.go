@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/utask/utask/action/internal/procout"
 )
 
 // defaultTimeout bounds a run when the timeout field is empty.
@@ -54,13 +54,7 @@ type plan struct {
 	mode        string
 	delimiters  *regexp.Regexp // ModeDelimiters only
 	group       int            // index of the output capture in delimiters
-	unrecovered []codeRange
-}
-
-// codeRange is an inclusive range of exit codes; a single code has
-// low == high.
-type codeRange struct {
-	low, high int
+	unrecovered []procout.CodeRange
 }
 
 // compile checks every field whose value must be literal and returns the
@@ -69,7 +63,7 @@ func (c *config) compile() (*plan, error) {
 	p := &plan{mode: c.OutputMode}
 
 	var err error
-	if p.timeout, err = parseTimeout(c.Timeout); err != nil {
+	if p.timeout, err = procout.ParseTimeout(c.Timeout, defaultTimeout); err != nil {
 		return nil, err
 	}
 
@@ -83,7 +77,7 @@ func (c *config) compile() (*plan, error) {
 	}
 
 	if p.mode == ModeDelimiters {
-		if p.delimiters, p.group, err = compileDelimiters(c.OutputManualDelimiters); err != nil {
+		if p.delimiters, p.group, err = procout.CompileDelimiters(c.OutputManualDelimiters); err != nil {
 			return nil, err
 		}
 	} else if len(c.OutputManualDelimiters) > 0 {
@@ -91,7 +85,7 @@ func (c *config) compile() (*plan, error) {
 	}
 
 	for _, entry := range c.ExitCodesUnrecoverable {
-		r, err := parseCodeRange(entry)
+		r, err := procout.ParseCodeRange(entry)
 		if err != nil {
 			return nil, err
 		}
@@ -100,82 +94,10 @@ func (c *config) compile() (*plan, error) {
 	return p, nil
 }
 
-// parseTimeout parses the timeout field; it may be zero but not negative.
-func parseTimeout(s string) (time.Duration, error) {
-	if s == "" {
-		return defaultTimeout, nil
-	}
-	if strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("timeout %q: must not be negative", s)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("parse timeout: %w", err)
-	}
-	return d, nil
-}
-
-// compileDelimiters builds the expression that captures the text between
-// the last start followed by an end and the last end. The delimiters are
-// inserted as written, so an alternation in one of them applies to the
-// whole expression. It returns the index of the capture group.
-func compileDelimiters(delims []string) (*regexp.Regexp, int, error) {
-	if len(delims) != 2 {
-		return nil, 0, fmt.Errorf("output_manual_delimiters: expecting 2 regular expressions, got %d", len(delims))
-	}
-	start, err := regexp.Compile(delims[0])
-	if err != nil {
-		return nil, 0, fmt.Errorf("compile start delimiter: %w", err)
-	}
-	if _, err := regexp.Compile(delims[1]); err != nil {
-		return nil, 0, fmt.Errorf("compile end delimiter: %w", err)
-	}
-	re, err := regexp.Compile("(?s)^.*" + delims[0] + "(.*)" + delims[1] + ".*$")
-	if err != nil {
-		return nil, 0, fmt.Errorf("compile output delimiters: %w", err)
-	}
-	return re, start.NumSubexp() + 1, nil
-}
-
-// parseCodeRange parses "<n>" or "<a>-<b>" (digits only, b > a, a != 0).
-func parseCodeRange(entry string) (codeRange, error) {
-	bad := func(reason string) (codeRange, error) {
-		return codeRange{}, fmt.Errorf("exit_codes_unrecoverable entry %q: %s", entry, reason)
-	}
-	lowText, highText, isRange := strings.Cut(entry, "-")
-	low, ok := parseDigits(lowText)
-	if !ok {
-		return bad("expecting <code> or <low>-<high> with digits only")
-	}
-	if !isRange {
-		return codeRange{low: low, high: low}, nil
-	}
-	high, ok := parseDigits(highText)
-	if !ok {
-		return bad("expecting <code> or <low>-<high> with digits only")
-	}
-	if low == 0 {
-		return bad("a range cannot start at 0")
-	}
-	if high <= low {
-		return bad("the end of a range must be greater than its start")
-	}
-	return codeRange{low: low, high: high}, nil
-}
-
-// parseDigits parses a non-empty string of ASCII digits.
-func parseDigits(s string) (int, bool) {
-	if s == "" || strings.Trim(s, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
-}
-
 // unrecoverable reports whether code is listed in exit_codes_unrecoverable.
 func (p *plan) unrecoverable(code int) bool {
 	for _, r := range p.unrecovered {
-		if r.low <= code && code <= r.high {
+		if r.Contains(code) {
 			return true
 		}
 	}

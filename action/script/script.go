@@ -26,6 +26,7 @@ import (
 	"strconv"
 
 	"github.com/utask/utask/action"
+	"github.com/utask/utask/action/internal/procout"
 )
 
 // Name is the action type under which script is registered.
@@ -266,7 +267,7 @@ func result(p *plan, o *outcome) action.Result {
 		MetadataError:         errText,
 	}
 
-	output, parseErr := parseCandidate(p.candidate(o.output))
+	output, parseErr := procout.ParseObject(p.candidate(o.output))
 	if code == 0 {
 		if parseErr != nil {
 			return action.Result{Metadata: metadata, Err: fmt.Errorf("decode output as a JSON object: %w", parseErr)}

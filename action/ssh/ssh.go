@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/utask/utask/action"
+	"github.com/utask/utask/action/internal/procout"
 )
 
 // Name is the action type under which ssh is registered.
@@ -166,7 +167,7 @@ func result(p *plan, o *outcome) action.Result {
 		MetadataExitSignal: o.signal,
 		MetadataExitMsg:    o.msg,
 	}
-	output, parseErr := parseCandidate(p.candidate(o.output))
+	output, parseErr := procout.ParseObject(p.candidate(o.output))
 	if o.code == 0 {
 		if parseErr != nil {
 			return action.Result{Metadata: metadata, Err: fmt.Errorf("decode output as a JSON object: %w", parseErr)}
