@@ -30,6 +30,24 @@ type Action interface {
 	Resources(base, config json.RawMessage) []string
 }
 
+// SideEffectFree is implemented by actions whose runs change nothing outside
+// the resolution (echo): their result depends only on their configuration.
+// The engine runs such a step without committing its RUNNING mark first and
+// lets its result reach the database with the next write of the resolution,
+// which happens before any step with effects starts and at the end of the
+// cycle. A crash in between makes the step run again, which no one outside
+// can tell.
+type SideEffectFree interface {
+	SideEffectFree()
+}
+
+// HasEffects reports whether a run of a may change something outside the
+// resolution: every action but those implementing SideEffectFree.
+func HasEffects(a Action) bool {
+	_, free := a.(SideEffectFree)
+	return !free
+}
+
 // Contexter is implemented by actions that receive a context object: a map
 // whose string values are templates the engine renders before Run, e.g.
 // {"task_id": "{{ .task.task_id }}"}.

@@ -239,7 +239,7 @@ func (c *cycle) handle(d attemptDone) {
 	if d.kind != doneLoop {
 		now := c.e.cfg.Now().UTC()
 		sr.row.LastRun = &now
-		c.dirty[sr.row.Name] = true
+		c.markDirty(sr)
 	}
 	c.exposeStep(sr)
 	modified := []string{sr.row.Name}

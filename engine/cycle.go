@@ -44,6 +44,7 @@ type cycle struct {
 
 	retryNow  map[string]bool // steps put in RETRY_NOW, to pick again
 	dirty     map[string]bool
+	urgent    bool // a dirty step has effects: commit at the next flush
 	deleted   []string
 	taskDirty bool
 	launches  []*stepRun
@@ -205,6 +206,7 @@ func (e *Engine) startCycle(ctx context.Context, id string, claimed bool) (c *cy
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	c.dirty = map[string]bool{}
+	c.urgent = false
 	c.deleted = nil
 	c.taskDirty = false
 	return c, nil
@@ -364,7 +366,7 @@ func (c *cycle) setState(sr *stepRun, s string) {
 		c.settled -= delta
 	}
 	c.vals.SetStepState(sr.row.Name, s)
-	c.dirty[sr.row.Name] = true
+	c.markDirty(sr)
 	c.log.Debug("engine: step state", "step_name", sr.row.Name, "step_state", s)
 	if c.e.cfg.Events != nil {
 		c.pendingEvents = append(c.pendingEvents, pendingEvent{step: sr, state: s})
@@ -381,7 +383,15 @@ func (c *cycle) emit(step, st, errText string) {
 func (c *cycle) setError(sr *stepRun, msg string) {
 	sr.row.Data.Error = msg
 	c.vals.SetStepError(sr.row.Name, msg)
+	c.markDirty(sr)
+}
+
+// markDirty notes that a step's row must be written.
+func (c *cycle) markDirty(sr *stepRun) {
 	c.dirty[sr.row.Name] = true
+	if sr.def.effects || sr.def.preEffects {
+		c.urgent = true
+	}
 }
 
 // templateLockDelay is how long a resolution waits when its template's
@@ -483,21 +493,41 @@ func (c *cycle) loop() {
 
 // flush commits what changed, then starts the attempts waiting for that
 // commit: no step starts before the results it depends on are durable.
+//
+// Changes that only concern steps without effects (echo) wait for the next
+// commit: nothing outside the resolution can have seen them, and a crash
+// before that commit runs those steps again.
 func (c *cycle) flush() {
-	if len(c.dirty) > 0 || len(c.deleted) > 0 || c.taskDirty {
+	pending := len(c.dirty) > 0 || len(c.deleted) > 0 || c.taskDirty
+	if pending && (c.urgent || c.launchesHaveEffects()) {
 		c.save(false)
+		if c.lost {
+			c.launches = nil
+			c.pendingEvents = nil
+			return
+		}
+		c.flushEvents()
 	}
-	if c.lost {
-		c.launches = nil
-		c.pendingEvents = nil
-		return
-	}
-	c.flushEvents()
 	for len(c.launches) > 0 && c.inflight < maxInflight {
 		sr := c.launches[0]
 		c.launches = c.launches[1:]
 		c.start(sr)
 	}
+}
+
+// launchesHaveEffects reports whether one of the attempts the next flush
+// starts may change something outside the resolution.
+func (c *cycle) launchesHaveEffects() bool {
+	for i, sr := range c.launches {
+		if c.inflight+i >= maxInflight {
+			break
+		}
+		preHook := sr.def.preHook != nil && sr.preHookOut == nil
+		if (preHook && sr.def.preEffects) || (!preHook && sr.def.effects) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxInflight bounds the attempts of one cycle running at once; the others
@@ -536,6 +566,7 @@ func (c *cycle) save(final bool) {
 		if err == nil || errors.Is(err, errTakenOver) {
 			c.lost = err != nil
 			c.dirty = map[string]bool{}
+			c.urgent = false
 			c.deleted = nil
 			c.taskDirty = false
 			return
@@ -563,12 +594,29 @@ func (c *cycle) trySave(ctx context.Context, final bool) error {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	// The row lock also orders this write after a concurrent claim.
-	cur, err := tx.ResolutionLock(ctx, c.res.PublicID)
+	// Saves during the cycle only check who holds the resolution; the
+	// final one reads it whole.
+	var holder *int64
+	var cur *store.Resolution
+	if final {
+		cur, err = tx.ResolutionLock(ctx, c.res.PublicID)
+		if cur != nil {
+			holder = cur.InstanceID
+		}
+	} else {
+		holder, err = tx.ResolutionHolder(ctx, c.res.ID)
+	}
 	if err != nil {
 		return fmt.Errorf("lock resolution: %w", err)
 	}
-	if cur.InstanceID == nil || *cur.InstanceID != c.e.cfg.InstanceID {
+	if holder == nil || *holder != c.e.cfg.InstanceID {
 		return errTakenOver
+	}
+	if final && cur.RunMax > c.res.RunMax {
+		// A step raised the run limit during the cycle (a batch makes up
+		// for the runs its wake-ups used): the cycle's copy must not undo
+		// it.
+		c.res.RunMax = cur.RunMax
 	}
 	if err := c.writeTx(ctx, tx, final); err != nil {
 		return err

@@ -107,6 +107,12 @@ type stepDef struct {
 	err          error  // why the step cannot run (unknown action, bad schema)
 	parent       string // for foreach children
 	index        int
+	// effects and preEffects say whether the action and the pre-hook may
+	// change something outside the resolution (action.HasEffects): the
+	// state changes of a step with effects are committed at once, and no
+	// such attempt starts before what it depends on is committed.
+	effects    bool
+	preEffects bool
 }
 
 // decodeTemplate reads the stored JSON form of a template version.
@@ -172,12 +178,14 @@ func buildStepDef(name string, s *template.Step, c *template.Catalog) (*stepDef,
 		customStates: c.EffectiveCustomStates(s),
 		preHook:      c.EffectivePreHook(s),
 		isLoop:       s.Foreach != "",
+		effects:      action.HasEffects(plugin),
 	}
 	if d.preHook != nil {
 		d.preLevels, d.prePlugin, err = c.Resolve(*d.preHook)
 		if err != nil {
 			return nil, fmt.Errorf("resolve pre_hook: %w", err)
 		}
+		d.preEffects = action.HasEffects(d.prePlugin)
 	}
 	for _, dep := range s.Dependencies {
 		d.deps = append(d.deps, template.ParseDependency(dep))
@@ -255,6 +263,7 @@ func (d *stepDef) child(i int) *stepDef {
 	c.parent = d.name
 	c.index = i
 	c.preHook = nil
+	c.preEffects = false
 	c.deps = append([]template.Dependency(nil), d.deps...)
 	if d.step.ForeachStrategy == template.ForeachSequence && i > 0 {
 		c.deps = append(c.deps, template.Dependency{Step: childName(d.name, i-1), States: []string{state.Done}})

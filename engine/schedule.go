@@ -395,7 +395,7 @@ func (c *cycle) expand(sr *stepRun) []string {
 		row.Data.Item = item
 		child := c.addChild(sr, i, row)
 		names[i] = row.Name
-		c.dirty[row.Name] = true
+		c.markDirty(child)
 		c.exposeStep(child)
 	}
 	sr.row.Data.ChildrenSteps = names
@@ -451,7 +451,7 @@ func (c *cycle) contract(sr *stepRun) {
 	sr.row.Data.Children = results
 	sr.row.Data.ChildrenSteps = nil
 	c.setError(sr, "")
-	c.dirty[sr.row.Name] = true
+	c.markDirty(sr)
 }
 
 func contains(list []string, s string) bool {

@@ -145,6 +145,10 @@ type Tx interface {
 	ResolutionInsert(ctx context.Context, r *Resolution) error
 	// ResolutionLock reads a resolution by public id and locks it.
 	ResolutionLock(ctx context.Context, publicID string) (*Resolution, error)
+	// ResolutionHolder locks a resolution by internal id, like
+	// ResolutionLock, but reads only the instance that holds it (nil when
+	// none): the cheap ownership check of an engine's every write.
+	ResolutionHolder(ctx context.Context, id int64) (*int64, error)
 	// ResolutionUpdate writes every mutable field of a resolution (all but
 	// ID, PublicID, TaskID, Created), with one exception that keeps wake-ups
 	// from being lost: when the stored next_retry is after the stored

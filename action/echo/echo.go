@@ -45,6 +45,10 @@ type config struct {
 
 type echoAction struct{}
 
+// SideEffectFree marks echo as an action that changes nothing outside the
+// resolution.
+func (echoAction) SideEffectFree() {}
+
 // New returns the echo action.
 func New() action.Action {
 	return echoAction{}

@@ -106,6 +106,20 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 	return r, nil
 }
 
+// ResolutionHolder locks a resolution by internal id and returns the
+// instance holding it.
+func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, error) {
+	var holder *int64
+	err := t.tx.QueryRow(ctx, `SELECT instance_id FROM resolution WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock resolution %d: %w", id, err)
+	}
+	return holder, nil
+}
+
 // ResolutionUpdate writes every mutable field of a resolution, keeping a
 // stored next_retry that is earlier (see [store.Tx]). The resolution is
 // found by ID and PublicID together.

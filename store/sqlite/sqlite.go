@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,6 +70,15 @@ type Store struct {
 	reader *sql.DB // read-only pool for plain reads
 	sealer store.Sealer
 	writer *sql.DB // the one connection for Begin and every write
+
+	// turn is held by the goroutine using the write connection for a Tx;
+	// waiting counts the goroutines waiting for it; group is the open group
+	// transaction, if any. group is only touched by the holder of turn.
+	turn    chan struct{}
+	waiting atomic.Int32
+	group   *group
+	// commits counts the group transactions committed.
+	commits atomic.Int64
 
 	skipMigrations bool
 
@@ -128,6 +138,7 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 		path:     path,
 		sealer:   cfg.Sealer,
 		lockFile: lockFile,
+		turn:     make(chan struct{}, 1),
 
 		skipMigrations: cfg.SkipMigrations,
 	}
@@ -283,14 +294,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // transaction in progress to end: there is one writer. The transaction then
 // lives until Commit or Rollback, whatever becomes of ctx.
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
-	conn, err := s.writer.Conn(ctx)
+	g, err := s.acquireWriter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
-	if err != nil {
-		_ = conn.Close()
+	if _, err := g.conn.ExecContext(context.WithoutCancel(ctx), `SAVEPOINT `+savepoint); err != nil {
+		g.broken = err
+		s.releaseWriter()
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{conn: conn, s: s, tx: tx}, nil
+	return &Tx{s: s, g: g, tx: g.conn}, nil
 }

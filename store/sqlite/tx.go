@@ -9,49 +9,36 @@ import (
 	"github.com/utask/utask/store"
 )
 
-// Tx is a write transaction of the embedded store. It holds the store's one
-// write connection, hence the database's write lock, from Begin to Commit or
-// Rollback: its Lock methods need take no further lock.
+// Tx is a write transaction of the embedded store: a savepoint in the group
+// transaction on the store's one write connection (see group.go). It holds
+// the write connection, hence the database's write lock, from Begin to
+// Commit or Rollback: its Lock methods need take no further lock.
 type Tx struct {
-	conn *sql.Conn
 	s    *Store
-	tx   *sql.Tx
+	g    *group
+	tx   txQuerier // the write connection, inside the group's transaction
+	done bool
+}
+
+// txQuerier is what the Tx methods run their statements on.
+type txQuerier interface {
+	querier
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 var _ store.Tx = (*Tx)(nil)
 
-// Commit makes the transaction's writes durable. It does not consult ctx:
-// a commit, once asked for, completes.
+// Commit makes the transaction's writes durable: it returns once the group
+// they joined is committed. It does not consult ctx: a commit, once asked
+// for, completes.
 func (t *Tx) Commit(ctx context.Context) error {
-	err := t.tx.Commit()
-	if errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("commit: %w", err)
-	}
-	if err != nil {
-		// A failed COMMIT can leave the transaction open on the connection;
-		// end it before the connection serves the next Begin. With no
-		// transaction left, this ROLLBACK fails, harmlessly.
-		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-	}
-	err = errors.Join(err, t.conn.Close())
-	if err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return t.commit(ctx)
 }
 
 // Rollback abandons the transaction; after Commit or Rollback it does
 // nothing.
 func (t *Tx) Rollback(_ context.Context) error {
-	err := t.tx.Rollback()
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	err = errors.Join(err, t.conn.Close())
-	if err != nil {
-		return fmt.Errorf("rollback: %w", err)
-	}
-	return nil
+	return t.rollback()
 }
 
 // TaskInsert inserts a task and sets its ID.
@@ -95,6 +82,23 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 		return nil, fmt.Errorf("lock resolution %s: %w", publicID, err)
 	}
 	return r, nil
+}
+
+// ResolutionHolder reads the instance holding a resolution, by internal id;
+// the transaction already holds the database's write lock.
+func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, error) {
+	var holder sql.NullInt64
+	err := t.tx.QueryRowContext(ctx, `SELECT instance_id FROM resolution WHERE id = ?`, id).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock resolution %d: %w", id, err)
+	}
+	if !holder.Valid {
+		return nil, nil //nolint:nilnil // no holder is not an error
+	}
+	return &holder.Int64, nil
 }
 
 // ResolutionUpdate writes every mutable field of a resolution. The

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,6 +134,46 @@ func txBehaviours() []behaviour {
 			got, err := b.s.TaskGet(b.ctx, task.PublicID)
 			require.NoError(t, err)
 			require.Equal(t, workers, got.StepsDone, "no update lost")
+		}},
+
+		{"ResolutionHolderReadsAndLocks", func(t *testing.T, b *bundle) {
+			_, free := b.taskWithResolution(t)
+			_, held := b.taskWithResolution(t, func(r *store.Resolution) { r.InstanceID = ptr(int64(42)) })
+			b.inTx(t, func(tx store.Tx) {
+				got, err := tx.ResolutionHolder(b.ctx, free.ID)
+				require.NoError(t, err)
+				require.Nil(t, got)
+				got, err = tx.ResolutionHolder(b.ctx, held.ID)
+				require.NoError(t, err)
+				require.Equal(t, ptr(int64(42)), got)
+				_, err = tx.ResolutionHolder(b.ctx, held.ID+free.ID+1000)
+				require.ErrorIs(t, err, store.ErrNotFound)
+			})
+			// Two transactions never hold the lock at once.
+			const workers = 8
+			var inside, overlaps atomic.Int32
+			errs := make([]error, workers)
+			var wg sync.WaitGroup
+			for i := range workers {
+				wg.Go(func() {
+					errs[i] = b.increment(func(tx store.Tx) error {
+						if _, err := tx.ResolutionHolder(b.ctx, held.ID); err != nil {
+							return err
+						}
+						if inside.Add(1) > 1 {
+							overlaps.Add(1)
+						}
+						time.Sleep(2 * time.Millisecond)
+						inside.Add(-1)
+						return nil
+					})
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				require.NoError(t, err)
+			}
+			require.Zero(t, overlaps.Load(), "transactions overlapped while holding the lock")
 		}},
 
 		{"ResolutionLockSerializesUpdates", func(t *testing.T, b *bundle) {
