@@ -23,6 +23,7 @@ const templateName = "tmpl"
 type Cache struct {
 	entries map[cacheKey]*list.Element // values are *cacheEntry
 	funcs   [2]template.FuncMap        // parse-time function maps, indexed by envIndex
+	bases   [2]*template.Template      // hold funcs, for templates that share them; see parse
 	mu      sync.Mutex                 // guards entries and order
 	order   *list.List                 // most recently used first
 	size    int
@@ -45,12 +46,17 @@ func NewCache(size int) *Cache {
 		size = DefaultCacheSize
 	}
 
-	return &Cache{
+	c := &Cache{
 		entries: make(map[cacheKey]*list.Element),
 		funcs:   buildFuncMaps(),
 		order:   list.New(),
 		size:    size,
 	}
+	for i, fm := range c.funcs {
+		c.bases[i] = template.New(templateName).Funcs(fm)
+	}
+
+	return c
 }
 
 // Len returns the number of templates currently held by the cache.
@@ -111,9 +117,25 @@ func (c *Cache) parse(key cacheKey) *cacheEntry {
 		// template can only reach a function through its identifier.
 		bound: strings.Contains(key.text, "eval") || strings.Contains(key.text, "field"),
 	}
-	entry.tmpl, entry.err = template.New(templateName).Funcs(c.funcs[envIndex(key.allowEnv)]).Parse(key.text)
+	if sharesFuncs(key.text) {
+		// A template made with New shares its base's function maps instead
+		// of copying the hundreds of functions: most of the cost of a parse.
+		// All of them have one name, so the base's set of associated
+		// templates keeps only the latest; each executes its own tree.
+		entry.tmpl, entry.err = c.bases[envIndex(key.allowEnv)].New(templateName).Parse(key.text)
+	} else {
+		entry.tmpl, entry.err = template.New(templateName).Funcs(c.funcs[envIndex(key.allowEnv)]).Parse(key.text)
+	}
 
 	return entry
+}
+
+// sharesFuncs reports whether text may be parsed as an associate of a base
+// template: only when it cannot define or call named templates, which would
+// then be shared by every text parsed that way.
+func sharesFuncs(text string) bool {
+	return !strings.Contains(text, "define") && !strings.Contains(text, "block") &&
+		!strings.Contains(text, "template")
 }
 
 // cacheKey identifies a parsed template: the function maps differ with [Options.AllowEnv].

@@ -140,3 +140,34 @@ func TestCacheCheck(t *testing.T) {
 	require.ErrorContains(t, c.Check("{{ nosuchfunc 1 }}"), `function "nosuchfunc" not defined`)
 	require.ErrorIs(t, c.Check("{{ end }}"), values.ErrTemplating)
 }
+
+// Texts parsed one after the other keep their own trees, and a text that
+// defines a named template does not lend it to another one.
+func TestCacheTextsStayApart(t *testing.T) {
+	t.Parallel()
+
+	c := values.NewCache(0)
+	v := values.New(values.Options{Cache: c})
+	v.SetInput(map[string]any{"who": "ada"})
+	texts := map[string]string{
+		"{{ .input.who | upper }}":                      "ADA",
+		"{{ .input.who }}-{{ 1 }}":                      "ada-1",
+		`{{ define "x" }}X{{ end }}{{ template "x" }}`:  "X",
+		`{{ define "x" }}Y{{ end }}{{ template "x" }}!`: "Y!",
+		"{{ .input.who | title }}":                      "Ada",
+		`{{ block "b" . }}{{ .input.who }}{{ end }}`:    "ada",
+		"{{ printf `%s/%d` .input.who 2 }}":             "ada/2",
+		`{{ template "x" }}`:                            "",
+	}
+	for range 2 {
+		for text, want := range texts {
+			got, err := v.Render(text, values.Scope{})
+			if want == "" {
+				require.Error(t, err, "no template of another text is reachable: %s", text)
+				continue
+			}
+			require.NoError(t, err, text)
+			require.Equal(t, want, got, text)
+		}
+	}
+}
