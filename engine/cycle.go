@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/utask/utask/action"
@@ -296,32 +295,13 @@ func (c *cycle) addChild(parent *stepRun, i int, row *store.Step) *stepRun {
 	return sr
 }
 
+// taskValues is the .task map of the cycle's templates: the task as the
+// cycle sees it, with its resolution's resolver.
 func (c *cycle) taskValues() map[string]any {
-	t := c.task
-	m := map[string]any{
-		"task_id":            t.PublicID,
-		"created":            t.Created,
-		"requester_username": t.RequesterUsername,
-		"last_activity":      t.LastActivity,
-		"region":             c.e.cfg.Region,
-		"resolution_id":      c.res.PublicID,
-	}
-	if len(t.RequesterGroups) > 0 {
-		m["requester_groups"] = strings.Join(t.RequesterGroups, ",")
-	}
-	if c.res.ResolverUsername != "" {
-		m["resolver_username"] = c.res.ResolverUsername
-		if len(t.ResolverGroups) > 0 {
-			m["resolver_groups"] = strings.Join(t.ResolverGroups, ",")
-		}
-	}
-	if len(t.WatcherUsernames) > 0 {
-		m["watcher_usernames"] = strings.Join(t.WatcherUsernames, ",")
-	}
-	if len(t.WatcherGroups) > 0 {
-		m["watcher_groups"] = strings.Join(t.WatcherGroups, ",")
-	}
-	return m
+	t := *c.task
+	t.ResolutionPublicID = c.res.PublicID
+	t.ResolverUsername = c.res.ResolverUsername
+	return t.TemplateValues(c.e.cfg.Region)
 }
 
 // exposeStep copies a step's state into the value tree.

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -190,42 +189,6 @@ func (s *Service) versionTemplate(ctx context.Context, t *store.Task) (*template
 	}
 
 	return &tt, nil
-}
-
-// TaskValues returns the .task map of the templating data tree for task t
-// (keys of µTask: task_id, created, requester_username, last_activity and
-// region always; requester_groups, watcher_usernames and watcher_groups,
-// joined with ",", when non-empty; resolver_username, resolver_groups and
-// resolution_id when the task has a resolution).
-func TaskValues(t *store.Task, region string) map[string]any {
-	m := map[string]any{
-		"task_id":            t.PublicID,
-		"created":            t.Created,
-		"requester_username": t.RequesterUsername,
-		"last_activity":      t.LastActivity,
-		"region":             region,
-	}
-
-	joinIfAny := func(key string, list []string) {
-		if len(list) > 0 {
-			m[key] = strings.Join(list, ",")
-		}
-	}
-
-	joinIfAny("requester_groups", t.RequesterGroups)
-	joinIfAny("watcher_usernames", t.WatcherUsernames)
-	joinIfAny("watcher_groups", t.WatcherGroups)
-
-	if t.ResolverUsername != "" {
-		m["resolver_username"] = t.ResolverUsername
-		joinIfAny("resolver_groups", t.ResolverGroups)
-	}
-
-	if t.ResolutionPublicID != "" {
-		m["resolution_id"] = t.ResolutionPublicID
-	}
-
-	return m
 }
 
 // templateVariables converts the variables of a template for the values

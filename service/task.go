@@ -184,7 +184,7 @@ func (s *Service) renderTitleAndTags(t *store.Task, tt *template.Template, reqTa
 	v.SetConfig(map[string]any{})
 	v.SetInput(t.Input)
 	v.SetVariables(templateVariables(tt.Variables))
-	v.SetTask(TaskValues(t, s.cfg.Region))
+	v.SetTask(t.TemplateValues(s.cfg.Region))
 
 	title, err := v.Render(tt.TitleFormat, values.Scope{})
 	if err != nil {
