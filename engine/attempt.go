@@ -175,6 +175,7 @@ func (c *cycle) start(sr *stepRun) {
 		delay = sr.def.step.ExecutionDelay
 	}
 	req := sr.req
+	sr.req = action.Request{} // the attempt owns it now: a huge foreach keeps no copy
 	name := sr.row.Name
 	ctx := c.e.ctx
 	results := c.results
