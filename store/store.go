@@ -17,6 +17,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,6 +47,10 @@ type Store interface {
 	TemplateVersionPut(ctx context.Context, name string, document []byte) (int64, error)
 	// TemplateVersionGet returns the document of a template version.
 	TemplateVersionGet(ctx context.Context, id int64) ([]byte, error)
+	// TemplatesInUse returns every template name that at least one task
+	// uses, each with the id of the newest version recorded under that name
+	// (the last new document TemplateVersionPut was given for it).
+	TemplatesInUse(ctx context.Context) (map[string]int64, error)
 
 	// TaskGet returns a task by public id.
 	TaskGet(ctx context.Context, publicID string) (*Task, error)
@@ -65,6 +72,21 @@ type Store interface {
 	CommentList(ctx context.Context, taskID int64) ([]*Comment, error)
 	// CommentGet returns a comment by public id.
 	CommentGet(ctx context.Context, publicID string) (*Comment, error)
+
+	// BatchGet returns a batch by public id.
+	BatchGet(ctx context.Context, publicID string) (*Batch, error)
+	// BatchCountRunning counts the tasks of a batch (by public id) that are
+	// not finished: in a state other than DONE, CANCELLED and WONTFIX
+	// (ErrNotFound if there is no such batch).
+	BatchCountRunning(ctx context.Context, publicID string) (int, error)
+
+	// CallbackGet returns a callback by public id, secret, schema and body
+	// included.
+	CallbackGet(ctx context.Context, publicID string) (*Callback, error)
+
+	// AuditList returns one page of the audit trail of a task, oldest entry
+	// first (in the order they were inserted).
+	AuditList(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 
 	// ResolutionClaimRunnable claims up to limit resolutions that are due to
 	// run at now: TO_AUTORUN; ERROR and TO_AUTORUN_DELAYED whose next_retry
@@ -106,8 +128,22 @@ type Store interface {
 
 	// TaskDeleteFinished removes the tasks in DONE, CANCELLED or WONTFIX
 	// whose last activity is before before, with their resolutions and
-	// steps. It returns how many tasks it removed.
+	// steps, then the batches no task refers to. It returns how many tasks
+	// it removed.
 	TaskDeleteFinished(ctx context.Context, before time.Time) (int, error)
+
+	// SealedTables returns the tables that hold sealed columns, in the
+	// order a key rotation reseals them.
+	SealedTables() []string
+	// Reseal seals again, with the sealer's newest key, the sealed columns
+	// of up to limit rows of table (one of SealedTables, else an error
+	// wrapping ErrNotFound): the rows after the cursor after ("" is the
+	// start), in key order. The batch is one transaction: whatever happens,
+	// every row stays sealed with either its old key or the newest one.
+	// Values the sealer reports sealed with its newest key already (see
+	// NewestChecker) are left as they are; other columns (last_activity
+	// among them) are never touched.
+	Reseal(ctx context.Context, table, after string, limit int) (ResealBatch, error)
 
 	// Listen calls wake each time another transaction committed a
 	// resolution that is runnable or will become runnable (created, made
@@ -188,6 +224,57 @@ type Tx interface {
 	// CommentDelete removes a comment by internal id (ErrNotFound if there
 	// is none).
 	CommentDelete(ctx context.Context, id int64) error
+
+	// BatchInsert inserts a batch and sets its ID (ErrConflict if the
+	// public id is taken).
+	BatchInsert(ctx context.Context, b *Batch) error
+
+	// CallbackInsert inserts a callback of the task c.TaskID and the
+	// resolution c.ResolutionID and sets its ID (ErrNotFound if either does
+	// not exist, ErrConflict if the public id is taken).
+	CallbackInsert(ctx context.Context, c *Callback) error
+	// CallbackLock reads a callback by public id and locks it.
+	CallbackLock(ctx context.Context, publicID string) (*Callback, error)
+	// CallbackUpdate writes the update time, the call time and the body of
+	// a callback, found by ID and PublicID together (ErrNotFound
+	// otherwise).
+	CallbackUpdate(ctx context.Context, c *Callback) error
+
+	// ResolutionDelete removes a resolution by internal id, with its steps
+	// (ErrNotFound if there is no such resolution). Its task is kept.
+	ResolutionDelete(ctx context.Context, id int64) error
+
+	// AuditInsert appends an entry to the audit trail of the task e.TaskID
+	// and sets its ID (ErrNotFound if the task does not exist, ErrConflict
+	// if the public id is taken).
+	AuditInsert(ctx context.Context, e *AuditEntry) error
+}
+
+// AuditEntry is one write the API made on a task or on its resolution. The
+// entries of a task go with it.
+type AuditEntry struct {
+	ID           int64
+	PublicID     string
+	TaskID       int64
+	TaskPublicID string // filled by reads
+	// ResolutionPublicID is the resolution the write concerned, "" when
+	// none. It is kept when that resolution is deleted (start over).
+	ResolutionPublicID string
+	Time               time.Time
+	Username           string
+	Admin              bool           // whether the caller acted as an administrator
+	Operation          string         // the operation id of the API route
+	Detail             map[string]any // sealed
+}
+
+// AuditFilter selects a page of the audit trail of a task.
+type AuditFilter struct {
+	TaskID int64
+	// After, when set, is the public id of an entry of that task: only the
+	// entries inserted after it are returned (ErrNotFound when the task has
+	// no such entry).
+	After string
+	Limit int
 }
 
 // Comment is a note a user left on a task.
@@ -200,6 +287,34 @@ type Comment struct {
 	Created      time.Time
 	Updated      time.Time
 	Content      string // sealed
+}
+
+// Batch groups the tasks created together from one template (POST /batch,
+// the batch action). Finished tasks are collected one by one; a batch goes
+// with the last of its tasks.
+type Batch struct {
+	ID       int64
+	PublicID string
+}
+
+// Callback is a one-shot URL a step hands out and waits for: the secret
+// token that makes a call genuine, the JSON schema the body must satisfy,
+// and, once called, the body. A callback goes with its task and with its
+// resolution.
+type Callback struct {
+	ID                 int64
+	PublicID           string
+	TaskID             int64
+	TaskPublicID       string // filled by reads
+	ResolutionID       int64
+	ResolutionPublicID string // filled by reads
+	Created            time.Time
+	Updated            time.Time
+	Called             *time.Time // nil until called
+	ResolverUsername   string
+	Schema             []byte // sealed; the JSON schema, nil when none
+	Secret             string // sealed
+	Body               []byte // sealed; the JSON of the body, nil until called
 }
 
 // Migration is one embedded schema change of a store and whether the
@@ -239,6 +354,10 @@ type Task struct {
 	Tags              map[string]string
 	Input             map[string]any // sealed
 	Result            map[string]any // sealed
+	// Batch is the public id of the batch the task belongs to, "" when
+	// none. It is set at insert (ErrNotFound if there is no such batch) and
+	// never changes.
+	Batch string
 
 	// Filled by reads, from the task's resolution if it has one.
 	ResolutionPublicID string
@@ -321,6 +440,7 @@ type TaskFilter struct {
 	Tags         map[string]string // every pair must match
 	Before       *time.Time        // last_activity strictly before
 	After        *time.Time        // last_activity strictly after
+	Batch        string            // public id of the batch, "" for any
 
 	// Cursor: when CursorID is set, only tasks strictly after (in listing
 	// order: last_activity descending, then id descending) the task with
@@ -329,4 +449,76 @@ type TaskFilter struct {
 	CursorLastActivity time.Time
 
 	Limit int
+}
+
+// ResealBatch is what one call of Store.Reseal did.
+type ResealBatch struct {
+	// Next is the cursor of the next batch: the key of the last row read
+	// (the cursor given when no row was read).
+	Next string
+	// Rows is how many rows the batch read.
+	Rows int
+	// Resealed is how many of them it wrote.
+	Resealed int
+	// Done reports that the table has no row after Next.
+	Done bool
+}
+
+// NewestChecker is implemented by a Sealer that can tell a value sealed with
+// the key it seals with now (*crypt.Keyring does): a key rotation leaves such
+// values as they are, so that a rotation started again skips the rows done.
+type NewestChecker interface {
+	SealedByNewest(sealed, aad []byte) bool
+}
+
+// ResealRow seals again with sealer every value of one row (nil values are
+// left nil), all bound to aad, in place. Values sealed with the newest key
+// already are kept when sealer is a NewestChecker. It reports whether it
+// changed any value; an error leaves values as they were.
+func ResealRow(sealer Sealer, aad []byte, values [][]byte) (bool, error) {
+	checker, _ := sealer.(NewestChecker)
+	out := make([][]byte, len(values))
+	changed := false
+	for i, v := range values {
+		out[i] = v
+		if v == nil || (checker != nil && checker.SealedByNewest(v, aad)) {
+			continue
+		}
+		plain, err := sealer.Open(v, aad)
+		if err != nil {
+			return false, fmt.Errorf("open value %d: %w", i, err)
+		}
+		if out[i], err = sealer.Seal(plain, aad); err != nil {
+			return false, fmt.Errorf("seal value %d: %w", i, err)
+		}
+		changed = true
+	}
+	copy(values, out)
+	return changed, nil
+}
+
+// ResealCursor is the cursor of Store.Reseal after the row with key id (and
+// name, for a table keyed by an id and a name).
+func ResealCursor(id int64, name string) string {
+	c := strconv.FormatInt(id, 10)
+	if name != "" {
+		c += "/" + name
+	}
+	return c
+}
+
+// ParseResealCursor reads a cursor made by ResealCursor; "" is before every
+// row. withName says the table is keyed by an id and a name.
+func ParseResealCursor(cursor string, withName bool) (id int64, name string, err error) {
+	if cursor == "" {
+		return 0, "", nil
+	}
+	idText, name, _ := strings.Cut(cursor, "/")
+	if name != "" && !withName {
+		return 0, "", fmt.Errorf("parse reseal cursor %q: unexpected name", cursor)
+	}
+	if id, err = strconv.ParseInt(idText, 10, 64); err != nil {
+		return 0, "", fmt.Errorf("parse reseal cursor %q: %w", cursor, err)
+	}
+	return id, name, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/utask/utask/compress"
 	"github.com/utask/utask/store"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// SkipMigrations opens the database as it is, without applying the
 	// pending migrations (to report them: utask migrate status).
 	SkipMigrations bool
+	// StepsCompression compresses the data of the steps written (utask-cfg
+	// steps_compression_algorithm); the zero value is compress.Noop. Reads
+	// take compressed and plain data alike.
+	StepsCompression compress.Algorithm
 }
 
 // Store is the PostgreSQL [store.Store]. It is safe for concurrent use.
@@ -55,6 +60,8 @@ type Store struct {
 	target string // host, port and database, for messages (never the password)
 	// channel is the notification channel of wake-ups (see listen.go).
 	channel string
+	// stepCompression compresses the data of the steps written.
+	stepCompression compress.Algorithm
 
 	closeOnce sync.Once
 }
@@ -73,6 +80,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, errors.New("open store: sealer is required")
 	case cfg.Logger == nil:
 		return nil, errors.New("open store: logger is required")
+	case !cfg.StepsCompression.Valid():
+		return nil, fmt.Errorf("open store: %s %w", cfg.StepsCompression, compress.ErrNotFound)
 	case cfg.MaxConns < 0:
 		return nil, fmt.Errorf("open store: max conns %d is negative", cfg.MaxConns)
 	}
@@ -95,7 +104,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", target, err)
 	}
-	s := &Store{logger: cfg.Logger, pool: pool, sealer: cfg.Sealer, target: target}
+	s := &Store{logger: cfg.Logger, pool: pool, sealer: cfg.Sealer, target: target,
+		stepCompression: cfg.StepsCompression}
 	if !cfg.SkipMigrations {
 		if err := s.migrate(ctx); err != nil {
 			_ = s.Close()

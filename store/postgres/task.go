@@ -20,7 +20,8 @@ const taskColumns = `t.id, t.public_id, t.template_name, t.template_version_id, 
 	t.requester_username, t.requester_groups, t.watcher_usernames, t.watcher_groups,
 	t.resolver_usernames, t.resolver_groups, t.created, t.last_activity, t.state,
 	t.steps_done, t.steps_total, t.tags,
-	r.public_id, r.resolver_username, r.last_start, r.last_stop`
+	r.public_id, r.resolver_username, r.last_start, r.last_stop,
+	(SELECT b.public_id FROM batch b WHERE b.id = t.batch_id)`
 
 // taskFrom is the FROM clause that goes with taskColumns.
 const taskFrom = `FROM task t LEFT JOIN resolution r ON r.task_id = t.id`
@@ -56,6 +57,7 @@ func (s *Store) scanTask(row pgx.Row, withSealed bool) (*store.Task, error) {
 		resolutionPublicID, resolverUsername *string
 		lastStart, lastStop                  *time.Time
 		sealedInput, sealedResult            []byte
+		batch                                *string
 	)
 	dest := []any{
 		&t.ID, &t.PublicID, &t.TemplateName, &t.TemplateVersion, &t.Title,
@@ -63,6 +65,7 @@ func (s *Store) scanTask(row pgx.Row, withSealed bool) (*store.Task, error) {
 		&resUsers, &resGroups, &t.Created, &t.LastActivity, &t.State,
 		&t.StepsDone, &t.StepsTotal, &tags,
 		&resolutionPublicID, &resolverUsername, &lastStart, &lastStop,
+		&batch,
 	}
 	if withSealed {
 		dest = append(dest, &sealedInput, &sealedResult)
@@ -97,6 +100,9 @@ func (s *Store) scanTask(row pgx.Row, withSealed bool) (*store.Task, error) {
 	}
 	t.LastStart = utc(lastStart)
 	t.LastStop = utc(lastStop)
+	if batch != nil {
+		t.Batch = *batch
+	}
 
 	var err error
 	if t.Input, err = s.openMap(sealedInput, t.PublicID); err != nil {
@@ -187,6 +193,9 @@ func taskListQuery(f store.TaskFilter) (string, []any, error) {
 	}
 	if f.TemplateName != "" {
 		add(`t.template_name = $?`, f.TemplateName)
+	}
+	if f.Batch != "" {
+		add(`t.batch_id = (SELECT b.id FROM batch b WHERE b.public_id = $?)`, f.Batch)
 	}
 	if len(f.Tags) > 0 {
 		tags, err := json.Marshal(f.Tags)
@@ -299,9 +308,9 @@ const taskInsertSQL = `
 	    public_id, template_name, template_version_id, created,
 	    title, requester_username, requester_groups, watcher_usernames, watcher_groups,
 	    resolver_usernames, resolver_groups, last_activity, state, steps_done, steps_total,
-	    tags, sealed_input, sealed_result
+	    tags, sealed_input, sealed_result, batch_id
 	)
-	SELECT $1, $2, v.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
+	SELECT $1, $2, v.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
 	FROM template_version v WHERE v.id = $3
 	ON CONFLICT DO NOTHING
 	RETURNING id`
@@ -312,7 +321,12 @@ func (s *Store) taskInsert(ctx context.Context, q querier, t *store.Task) error 
 	if err != nil {
 		return err
 	}
+	batchID, err := batchRowID(ctx, q, t.Batch)
+	if err != nil {
+		return err
+	}
 	args := append([]any{t.PublicID, t.TemplateName, t.TemplateVersion, ts(t.Created)}, row...)
+	args = append(args, batchID)
 	err = q.QueryRow(ctx, taskInsertSQL, args...).Scan(&t.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "template version", t.TemplateVersion)

@@ -12,6 +12,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/utask/utask/compress"
 	"github.com/utask/utask/store"
 )
 
@@ -41,8 +42,8 @@ func (s *Store) sealMap(m map[string]any, aad string) (any, error) {
 	return s.seal(m, aad)
 }
 
-// sealStep seals the data of a step bound to its row. Data with no field set
-// is stored as NULL.
+// sealStep seals the data of a step bound to its row, compressed first when
+// the store compresses step data. Data with no field set is stored as NULL.
 func (s *Store) sealStep(d store.StepData, aad string) (any, error) {
 	plain, err := json.Marshal(d)
 	if err != nil {
@@ -50,6 +51,9 @@ func (s *Store) sealStep(d store.StepData, aad string) (any, error) {
 	}
 	if string(plain) == "{}" {
 		return nil, nil
+	}
+	if plain, err = s.stepCompression.Compress(plain); err != nil {
+		return nil, err
 	}
 	return s.sealer.Seal(plain, []byte(aad))
 }
@@ -81,7 +85,16 @@ func (s *Store) openStep(sealed []byte, aad string) (store.StepData, error) {
 	if sealed == nil {
 		return d, nil
 	}
-	err := s.open(sealed, aad, &d)
+	plain, err := s.sealer.Open(sealed, []byte(aad))
+	if err != nil {
+		return d, err
+	}
+	// Step data may have been compressed (steps_compression_algorithm) when
+	// it was written; a compressed value tells itself apart.
+	if plain, err = compress.Decompress(plain); err != nil {
+		return d, err
+	}
+	err = decodeJSON(plain, &d)
 	return d, err
 }
 
@@ -92,6 +105,11 @@ func (s *Store) open(sealed []byte, aad string, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSON(plain, v)
+}
+
+// decodeJSON decodes plain into v, numbers as json.Number.
+func decodeJSON(plain []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.UseNumber()
 	return dec.Decode(v)

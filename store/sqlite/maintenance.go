@@ -105,7 +105,8 @@ func (s *Store) InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (i
 const gcBatch = 1000
 
 // TaskDeleteFinished removes old finished tasks; see [store.Store]. Their
-// resolutions and steps go with them (ON DELETE CASCADE).
+// resolutions and steps go with them (ON DELETE CASCADE), and then the
+// batches no task refers to any more.
 func (s *Store) TaskDeleteFinished(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	for {
@@ -123,7 +124,8 @@ func (s *Store) TaskDeleteFinished(ctx context.Context, before time.Time) (int, 
 		}
 		total += int(n)
 		if n < gcBatch {
-			return total, nil
+			// The batches whose last task just went go with it.
+			return total, s.batchDeleteUnused(ctx)
 		}
 	}
 }

@@ -34,6 +34,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/utask/utask/compress"
 	"github.com/utask/utask/store"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	// SkipMigrations opens the database as it is, without applying the
 	// pending migrations (to report them: utask migrate status).
 	SkipMigrations bool
+	// StepsCompression compresses the data of the steps written (utask-cfg
+	// steps_compression_algorithm); the zero value is compress.Noop. Reads
+	// take compressed and plain data alike.
+	StepsCompression compress.Algorithm
 }
 
 // Store is the embedded [store.Store]. It is safe for concurrent use.
@@ -79,6 +84,8 @@ type Store struct {
 	group   *group
 	// commits counts the group transactions committed.
 	commits atomic.Int64
+	// stepCompression compresses the data of the steps written.
+	stepCompression compress.Algorithm
 
 	skipMigrations bool
 
@@ -119,6 +126,8 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 		return nil, errors.New("open store: sealer is required")
 	case cfg.Logger == nil:
 		return nil, errors.New("open store: logger is required")
+	case !cfg.StepsCompression.Valid():
+		return nil, fmt.Errorf("open store: %s %w", cfg.StepsCompression, compress.ErrNotFound)
 	}
 
 	path, err := filepath.Abs(cfg.Path)
@@ -140,7 +149,8 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 		lockFile: lockFile,
 		turn:     make(chan struct{}, 1),
 
-		skipMigrations: cfg.SkipMigrations,
+		skipMigrations:  cfg.SkipMigrations,
+		stepCompression: cfg.StepsCompression,
 	}
 	if err := s.connect(ctx, synchronous); err != nil {
 		_ = s.Close()

@@ -18,7 +18,8 @@ const taskColumns = `t.id, t.public_id, t.template_name, t.template_version_id, 
 	t.requester_username, t.requester_groups, t.watcher_usernames, t.watcher_groups,
 	t.resolver_usernames, t.resolver_groups, t.created, t.last_activity, t.state,
 	t.steps_done, t.steps_total, t.tags,
-	r.public_id, r.resolver_username, r.last_start, r.last_stop`
+	r.public_id, r.resolver_username, r.last_start, r.last_stop,
+	(SELECT b.public_id FROM batch b WHERE b.id = t.batch_id)`
 
 // taskFrom is the FROM clause that goes with taskColumns.
 const taskFrom = `FROM task t LEFT JOIN resolution r ON r.task_id = t.id`
@@ -54,6 +55,7 @@ func (s *Store) scanTask(row scanner, withSealed bool) (*store.Task, error) {
 		resolutionPublicID, resolverUsername sql.NullString
 		lastStart, lastStop                  sql.NullInt64
 		sealedInput, sealedResult            []byte
+		batch                                sql.NullString
 	)
 	dest := []any{
 		&t.ID, &t.PublicID, &t.TemplateName, &t.TemplateVersion, &t.Title,
@@ -61,6 +63,7 @@ func (s *Store) scanTask(row scanner, withSealed bool) (*store.Task, error) {
 		&resUsers, &resGroups, &created, &lastActivity, &t.State,
 		&t.StepsDone, &t.StepsTotal, &tags,
 		&resolutionPublicID, &resolverUsername, &lastStart, &lastStop,
+		&batch,
 	}
 	if withSealed {
 		dest = append(dest, &sealedInput, &sealedResult)
@@ -91,6 +94,7 @@ func (s *Store) scanTask(row scanner, withSealed bool) (*store.Task, error) {
 	t.ResolverUsername = resolverUsername.String
 	t.LastStart = fromOptMicros(lastStart)
 	t.LastStop = fromOptMicros(lastStop)
+	t.Batch = batch.String
 
 	var err error
 	if t.Input, err = s.openMap(sealedInput, t.PublicID); err != nil {
@@ -167,6 +171,9 @@ func taskListQuery(f store.TaskFilter) (string, []any, error) {
 	}
 	if f.TemplateName != "" {
 		add(`t.template_name = ?`, f.TemplateName)
+	}
+	if f.Batch != "" {
+		add(`t.batch_id = (SELECT b.id FROM batch b WHERE b.public_id = ?)`, f.Batch)
 	}
 	keys := make([]string, 0, len(f.Tags))
 	for k := range f.Tags {
@@ -300,8 +307,8 @@ const taskInsertSQL = `
 	    public_id, template_name, template_version_id, created,
 	    title, requester_username, requester_groups, watcher_usernames, watcher_groups,
 	    resolver_usernames, resolver_groups, last_activity, state, steps_done, steps_total,
-	    tags, sealed_input, sealed_result
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	    tags, sealed_input, sealed_result, batch_id
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	RETURNING id`
 
 // taskInsert inserts t and sets its ID.
@@ -310,7 +317,12 @@ func (s *Store) taskInsert(ctx context.Context, q querier, t *store.Task) error 
 	if err != nil {
 		return err
 	}
+	batchID, err := batchRowID(ctx, q, t.Batch)
+	if err != nil {
+		return err
+	}
 	args := append([]any{t.PublicID, t.TemplateName, t.TemplateVersion, micros(t.Created)}, row...)
+	args = append(args, batchID)
 	err = q.QueryRowContext(ctx, taskInsertSQL, args...).Scan(&t.ID)
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("template version %d: %w", t.TemplateVersion, store.ErrNotFound)

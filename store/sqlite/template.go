@@ -53,3 +53,29 @@ func (s *Store) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error
 	}
 	return document, nil
 }
+
+// TemplatesInUse returns every template name that a task uses, with the id
+// of the newest version recorded under that name.
+func (s *Store) TemplatesInUse(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.reader.QueryContext(ctx, `
+		SELECT v.name, MAX(v.id) FROM template_version v
+		WHERE EXISTS (SELECT 1 FROM task t WHERE t.template_name = v.name)
+		GROUP BY v.name`)
+	if err != nil {
+		return nil, fmt.Errorf("list templates in use: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var id int64
+		if err := rows.Scan(&name, &id); err != nil {
+			return nil, fmt.Errorf("list templates in use: %w", err)
+		}
+		out[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list templates in use: %w", err)
+	}
+	return out, nil
+}

@@ -51,7 +51,8 @@ func Exercise(t *testing.T, opts Options) {
 	for _, group := range [][]behaviour{
 		miscBehaviours(), taskBehaviours(), listBehaviours(), resolutionBehaviours(),
 		claimBehaviours(), stepBehaviours(), txBehaviours(), sealBehaviours(), coordinationBehaviours(),
-		commentBehaviours(),
+		templateBehaviours(),
+		commentBehaviours(), auditBehaviours(), batchBehaviours(), callbackBehaviours(),
 	} {
 		all = append(all, group...)
 	}
