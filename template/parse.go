@@ -45,10 +45,14 @@ func normaliseName(s string) string {
 // scalar given where a string is expected is rendered as text (404 becomes
 // "404"). Numbers keep their exact decimal text, unknown keys are ignored
 // and the last of duplicate keys wins. The name is normalised (trimmed and
-// lower-cased); everything else is left to Validate.
+// lower-cased); everything else is left to Validate. A value that does not
+// fit its field gives a *DecodeError naming the step and the field.
 func Parse(data []byte) (*Template, error) {
 	var t Template
 	if err := yaml.Unmarshal(data, &t, useNumber); err != nil {
+		if de := locateDecodeError(data, reflect.TypeFor[Template]()); de != nil {
+			return nil, fmt.Errorf("unmarshal template: %w", de)
+		}
 		return nil, fmt.Errorf("unmarshal template: %w", err)
 	}
 	t.Name = normaliseName(t.Name)
@@ -62,6 +66,9 @@ func Parse(data []byte) (*Template, error) {
 func ParseFunction(data []byte) (*Function, error) {
 	var f Function
 	if err := yaml.Unmarshal(data, &f, useNumber); err != nil {
+		if de := locateDecodeError(data, reflect.TypeFor[Function]()); de != nil {
+			return nil, fmt.Errorf("unmarshal function: %w", de)
+		}
 		return nil, fmt.Errorf("unmarshal function: %w", err)
 	}
 	var cfg map[string]any

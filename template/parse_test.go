@@ -62,7 +62,7 @@ func TestParse(t *testing.T) {
 		_, err := Parse([]byte("steps: [\n"))
 		require.ErrorContains(t, err, "unmarshal template: error converting YAML to JSON")
 		_, err = Parse([]byte("steps: 1\n"))
-		require.ErrorContains(t, err, "unmarshal template: error unmarshaling JSON")
+		require.EqualError(t, err, `unmarshal template: field "steps": want an object, got the number 1`)
 	})
 }
 
