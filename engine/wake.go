@@ -61,7 +61,8 @@ func (e *Engine) WakeResolution(ctx context.Context, id string) error {
 
 // wakeParent wakes the resolution of the task that created this one, in
 // the background: a subtask's parent resumes as soon as the subtask ends,
-// whatever state it ends in.
+// whatever state it ends in; a batch's parent once no task of the batch is
+// left unfinished.
 func (c *cycle) wakeParent() {
 	parent := c.task.Tags[ParentTaskTag]
 	if parent == "" {
@@ -72,6 +73,16 @@ func (c *cycle) wakeParent() {
 	go func() {
 		defer e.wg.Done()
 		ctx := e.ctx
+		if batch := c.task.Batch; batch != "" {
+			// A batch waits for all its tasks: the last one to finish
+			// wakes the parent, the others would wake it for nothing.
+			n, err := e.cfg.Store.BatchCountRunning(ctx, batch)
+			if err != nil {
+				e.log.WarnContext(ctx, "engine: count running tasks of batch", "batch_id", batch, "err", err)
+			} else if n > 0 {
+				return
+			}
+		}
 		t, err := e.cfg.Store.TaskGet(ctx, parent)
 		if err != nil {
 			e.log.WarnContext(ctx, "engine: wake parent task", "task_id", parent, "err", err)
