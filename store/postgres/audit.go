@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // auditSelect reads the columns scanAudit expects.
@@ -45,15 +46,7 @@ func (s *Store) auditList(ctx context.Context, f store.AuditFilter) ([]*store.Au
 		return nil, err
 	}
 	defer rows.Close()
-	var es []*store.AuditEntry
-	for rows.Next() {
-		e, err := s.scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, e)
-	}
-	return es, rows.Err()
+	return rowcodec.Collect(rows, func() (*store.AuditEntry, error) { return s.scanAudit(rows) })
 }
 
 // scanAudit reads a row of auditSelect and opens its detail.
@@ -67,11 +60,9 @@ func (s *Store) scanAudit(row pgx.Row) (*store.AuditEntry, error) {
 		return nil, err
 	}
 	e.Time = e.Time.UTC()
-	detail, err := s.openMap(sealed, e.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("open detail of audit entry %s: %w", e.PublicID, err)
+	if err := s.codec.OpenAudit(&e, sealed); err != nil {
+		return nil, err
 	}
-	e.Detail = detail
 	return &e, nil
 }
 
@@ -94,24 +85,17 @@ func (t *Tx) AuditInsert(ctx context.Context, e *store.AuditEntry) error {
 }
 
 func (t *Tx) auditInsert(ctx context.Context, e *store.AuditEntry) error {
-	sealed, err := t.s.sealMap(e.Detail, e.PublicID)
+	sealed, err := t.s.codec.SealAudit(e)
 	if err != nil {
-		return fmt.Errorf("seal detail: %w", err)
+		return err
 	}
 	err = t.tx.QueryRow(ctx, auditInsertSQL, e.PublicID, e.TaskID, e.ResolutionPublicID, ts(e.Time),
 		e.Username, e.Admin, e.Operation, sealed).Scan(&e.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "task", e.TaskID)
 	}
-	var known bool
-	if err := t.tx.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, e.TaskID).Scan(&known); err != nil {
-		return err
-	}
-	if !known {
-		return fmt.Errorf("task %d: %w", e.TaskID, store.ErrNotFound)
-	}
-	return fmt.Errorf("public id is taken: %w", store.ErrConflict)
+	return noRowInserted(ctx, t.tx, fmt.Sprintf("task %d", e.TaskID),
+		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, e.TaskID)
 }
 
 // ResolutionDelete removes a resolution by internal id; its steps go with

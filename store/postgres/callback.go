@@ -49,31 +49,10 @@ func (s *Store) scanCallback(row pgx.Row) (*store.Callback, error) {
 		return nil, err
 	}
 	c.Created, c.Updated, c.Called = c.Created.UTC(), c.Updated.UTC(), utc(c.Called)
-	aad := []byte(c.PublicID)
-	plain, err := s.sealer.Open(secret, aad)
-	if err != nil {
-		return nil, fmt.Errorf("open secret of callback %s: %w", c.PublicID, err)
-	}
-	c.Secret = string(plain)
-	if schema != nil {
-		if c.Schema, err = s.sealer.Open(schema, aad); err != nil {
-			return nil, fmt.Errorf("open schema of callback %s: %w", c.PublicID, err)
-		}
-	}
-	if body != nil {
-		if c.Body, err = s.sealer.Open(body, aad); err != nil {
-			return nil, fmt.Errorf("open body of callback %s: %w", c.PublicID, err)
-		}
+	if err := s.codec.OpenCallback(&c, schema, secret, body); err != nil {
+		return nil, err
 	}
 	return &c, nil
-}
-
-// sealOptional seals plain bound to aad; nil stays NULL.
-func (s *Store) sealOptional(plain []byte, aad string) ([]byte, error) {
-	if plain == nil {
-		return nil, nil
-	}
-	return s.sealer.Seal(plain, []byte(aad))
 }
 
 // The insert takes its task and resolution from their rows and does nothing
@@ -96,37 +75,19 @@ func (t *Tx) CallbackInsert(ctx context.Context, c *store.Callback) error {
 }
 
 func (t *Tx) callbackInsert(ctx context.Context, c *store.Callback) error {
-	// TODO: the schema, the secret and the body are all bound to the
-	// callback's public id alone, so swapping two of them within one row
-	// goes unnoticed; binding each to its column as well would close that,
-	// at the price of departing from µTask's binding to the public id.
-	secret, err := t.s.sealer.Seal([]byte(c.Secret), []byte(c.PublicID))
+	sealed, err := t.s.codec.SealCallback(c)
 	if err != nil {
-		return fmt.Errorf("seal secret: %w", err)
-	}
-	schema, err := t.s.sealOptional(c.Schema, c.PublicID)
-	if err != nil {
-		return fmt.Errorf("seal schema: %w", err)
-	}
-	body, err := t.s.sealOptional(c.Body, c.PublicID)
-	if err != nil {
-		return fmt.Errorf("seal body: %w", err)
+		return err
 	}
 	err = t.tx.QueryRow(ctx, callbackInsertSQL,
 		c.PublicID, c.TaskID, c.ResolutionID, ts(c.Created), ts(c.Updated), optTS(c.Called),
-		c.ResolverUsername, schema, secret, body).Scan(&c.ID)
+		c.ResolverUsername, sealed.Schema, sealed.Secret, sealed.Body).Scan(&c.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "task", c.TaskID)
 	}
-	var known bool
-	if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)
-		AND EXISTS (SELECT 1 FROM resolution WHERE id = $2)`, c.TaskID, c.ResolutionID).Scan(&known); err != nil {
-		return err
-	}
-	if !known {
-		return fmt.Errorf("task %d or resolution %d: %w", c.TaskID, c.ResolutionID, store.ErrNotFound)
-	}
-	return fmt.Errorf("public id is taken: %w", store.ErrConflict)
+	return noRowInserted(ctx, t.tx, fmt.Sprintf("task %d or resolution %d", c.TaskID, c.ResolutionID),
+		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1) AND EXISTS (SELECT 1 FROM resolution WHERE id = $2)`,
+		c.TaskID, c.ResolutionID)
 }
 
 // CallbackLock reads a callback by public id and locks its row, FOR NO KEY
@@ -142,9 +103,9 @@ func (t *Tx) CallbackLock(ctx context.Context, publicID string) (*store.Callback
 // CallbackUpdate writes the update time, the call time and the body of a
 // callback.
 func (t *Tx) CallbackUpdate(ctx context.Context, c *store.Callback) error {
-	body, err := t.s.sealOptional(c.Body, c.PublicID)
+	body, err := t.s.codec.SealCallbackBody(c)
 	if err != nil {
-		return fmt.Errorf("update callback %s: seal body: %w", c.PublicID, err)
+		return fmt.Errorf("update callback %s: %w", c.PublicID, err)
 	}
 	tag, err := t.tx.Exec(ctx,
 		`UPDATE callback SET updated = $1, called = $2, sealed_body = $3 WHERE id = $4 AND public_id = $5`,

@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/utask/utask/compress"
 	"github.com/utask/utask/store"
 )
 
@@ -28,116 +25,6 @@ const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
 )
-
-// sealMap seals the JSON form of m bound to aad. A nil map has no
-// ciphertext: it is stored as NULL.
-func (s *Store) sealMap(m map[string]any, aad string) ([]byte, error) {
-	if m == nil {
-		return nil, nil
-	}
-	plain, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return s.sealer.Seal(plain, []byte(aad))
-}
-
-// sealStep seals the data of a step bound to its row, compressed first when
-// the store compresses step data. Data with no field set is stored as NULL.
-func (s *Store) sealStep(d store.StepData, aad string) ([]byte, error) {
-	plain, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	if string(plain) == "{}" {
-		return nil, nil
-	}
-	if plain, err = s.stepCompression.Compress(plain); err != nil {
-		return nil, err
-	}
-	return s.sealer.Seal(plain, []byte(aad))
-}
-
-// openMap opens a ciphertext made by sealMap; NULL gives a nil map.
-func (s *Store) openMap(sealed []byte, aad string) (map[string]any, error) {
-	if sealed == nil {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := s.open(sealed, aad, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// openStep opens a ciphertext made by sealStep; NULL gives empty data.
-func (s *Store) openStep(sealed []byte, aad string) (store.StepData, error) {
-	var d store.StepData
-	if sealed == nil {
-		return d, nil
-	}
-	plain, err := s.sealer.Open(sealed, []byte(aad))
-	if err != nil {
-		return d, err
-	}
-	// Step data may have been compressed (steps_compression_algorithm) when
-	// it was written; a compressed value tells itself apart.
-	if plain, err = compress.Decompress(plain); err != nil {
-		return d, err
-	}
-	err = decodeJSON(plain, &d)
-	return d, err
-}
-
-// open opens sealed bound to aad and decodes its JSON into v, numbers as
-// json.Number so that none loses precision.
-func (s *Store) open(sealed []byte, aad string, v any) error {
-	plain, err := s.sealer.Open(sealed, []byte(aad))
-	if err != nil {
-		return err
-	}
-	return decodeJSON(plain, v)
-}
-
-// decodeJSON decodes plain into v, numbers as json.Number.
-func decodeJSON(plain []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(plain))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
-
-// stepAAD is the associated data of a step row.
-func stepAAD(resolutionPublicID, name string) string {
-	return resolutionPublicID + "/" + name
-}
-
-// jsonValue is the JSON text of a list or tag map for a jsonb column; a nil
-// value is NULL.
-func jsonValue[T any](v T, isNil bool) (any, error) {
-	if isNil {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// listValue is jsonValue for a list of names.
-func listValue(l []string) (any, error) { return jsonValue(l, l == nil) }
-
-// tagsValue is jsonValue for a tag map.
-func tagsValue(m map[string]string) (any, error) { return jsonValue(m, m == nil) }
-
-// fromJSON decodes a jsonb column read as bytes into v; NULL (nil) leaves v
-// at its zero value.
-func fromJSON(col []byte, v any) error {
-	if col == nil {
-		return nil
-	}
-	return json.Unmarshal(col, v)
-}
 
 // ts is the stored form of a time: whole microseconds, as PostgreSQL keeps
 // them, rounded down as the embedded store does. The driver would drop the

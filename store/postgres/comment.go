@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // commentSelect reads the columns scanComment expects.
@@ -39,16 +40,7 @@ func (s *Store) commentList(ctx context.Context, q querier, taskID int64) ([]*st
 		return nil, err
 	}
 	defer rows.Close()
-
-	var cs []*store.Comment
-	for rows.Next() {
-		c, err := s.scanComment(rows)
-		if err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+	return rowcodec.Collect(rows, func() (*store.Comment, error) { return s.scanComment(rows) })
 }
 
 // commentGet reads one comment by public id.
@@ -71,11 +63,9 @@ func (s *Store) scanComment(row pgx.Row) (*store.Comment, error) {
 		return nil, err
 	}
 	c.Created, c.Updated = c.Created.UTC(), c.Updated.UTC()
-	plain, err := s.sealer.Open(sealed, []byte(c.PublicID))
-	if err != nil {
-		return nil, fmt.Errorf("open content of comment %s: %w", c.PublicID, err)
+	if err := s.codec.OpenComment(&c, sealed); err != nil {
+		return nil, err
 	}
-	c.Content = string(plain)
 	return &c, nil
 }
 
@@ -97,24 +87,17 @@ func (t *Tx) CommentInsert(ctx context.Context, c *store.Comment) error {
 }
 
 func (t *Tx) commentInsert(ctx context.Context, c *store.Comment) error {
-	sealed, err := t.s.sealer.Seal([]byte(c.Content), []byte(c.PublicID))
+	sealed, err := t.s.codec.SealComment(c)
 	if err != nil {
-		return fmt.Errorf("seal content: %w", err)
+		return err
 	}
 	err = t.tx.QueryRow(ctx, commentInsertSQL,
 		c.PublicID, c.TaskID, c.Username, ts(c.Created), ts(c.Updated), sealed).Scan(&c.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "task", c.TaskID)
 	}
-	var known bool
-	if err := t.tx.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, c.TaskID).Scan(&known); err != nil {
-		return err
-	}
-	if !known {
-		return fmt.Errorf("task %d: %w", c.TaskID, store.ErrNotFound)
-	}
-	return fmt.Errorf("public id is taken: %w", store.ErrConflict)
+	return noRowInserted(ctx, t.tx, fmt.Sprintf("task %d", c.TaskID),
+		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, c.TaskID)
 }
 
 // CommentList returns the comments of a task as this transaction sees them.
@@ -137,9 +120,9 @@ func (t *Tx) CommentGet(ctx context.Context, publicID string) (*store.Comment, e
 
 // CommentUpdate writes the content and the update time of a comment.
 func (t *Tx) CommentUpdate(ctx context.Context, c *store.Comment) error {
-	sealed, err := t.s.sealer.Seal([]byte(c.Content), []byte(c.PublicID))
+	sealed, err := t.s.codec.SealComment(c)
 	if err != nil {
-		return fmt.Errorf("update comment %s: seal content: %w", c.PublicID, err)
+		return fmt.Errorf("update comment %s: %w", c.PublicID, err)
 	}
 	tag, err := t.tx.Exec(ctx,
 		`UPDATE comment SET sealed_content = $1, updated = $2 WHERE id = $3 AND public_id = $4`,
@@ -184,7 +167,7 @@ func (s *Store) TaskCountByState(ctx context.Context, tags map[string]string) (m
 	var b condBuilder
 	query := `SELECT t.state, count(*) FROM task t`
 	if len(tags) > 0 {
-		v, err := tagsValue(tags)
+		v, err := rowcodec.Tags(tags)
 		if err != nil {
 			return nil, fmt.Errorf("count tasks by state: %w", err)
 		}

@@ -4,15 +4,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/utask/utask/store"
-
 	"github.com/jackc/pgx/v5"
+
+	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/migration"
 )
 
 // migrationFiles holds the schema changes, numbered 0001_name.sql onwards.
@@ -26,38 +23,9 @@ var migrationFiles embed.FS //nolint:gochecknoglobals // read-only files compile
 // after the other, which costs nothing but a short wait.
 const migrationLock int64 = 0x757461736b6d6967
 
-// migration is one schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order. Their numbers must run
-// 1, 2, 3... without a gap or a repeat.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name, hence by number
-		base := strings.TrimSuffix(e.Name(), ".sql")
-		num, name, ok := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 || name == "" {
-			return nil, fmt.Errorf("read migrations: %s is not named NNNN_name.sql", e.Name())
-		}
-		if want := len(ms) + 1; version != want {
-			return nil, fmt.Errorf("read migrations: %s has number %d, want %d", e.Name(), version, want)
-		}
-		body, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("read migrations: %w", err)
-		}
-		ms = append(ms, migration{version: version, name: name, sql: string(body)})
-	}
-	return ms, nil
+// migrations returns the embedded migrations in order.
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFiles, "migrations")
 }
 
 // migrate applies the migrations the database has not recorded in
@@ -93,16 +61,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		`SELECT coalesce(max(version), 0) FROM schema_migration`).Scan(&latest); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if latest > len(ms) {
-		return fmt.Errorf("database schema version %d is newer than this program's (%d): run a newer utask",
-			latest, len(ms))
+	if err := migration.CheckLatest(latest, ms); err != nil {
+		return err
 	}
 
-	var applied []migration
+	var applied []migration.Migration
 	for _, m := range ms {
 		done, err := apply(ctx, tx, m)
 		if err != nil {
-			return fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
+			return migration.ApplyError(m, err)
 		}
 		if done {
 			applied = append(applied, m)
@@ -112,17 +79,17 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("commit migrations: %w", err)
 	}
 	for _, m := range applied {
-		s.logger.InfoContext(ctx, "store: migration applied", "version", m.version, "name", m.name)
+		s.logger.InfoContext(ctx, "store: migration applied", "version", m.Version, "name", m.Name)
 	}
 	return nil
 }
 
 // apply runs one migration in tx unless it is recorded already, and reports
 // whether it ran.
-func apply(ctx context.Context, tx pgx.Tx, m migration) (bool, error) {
+func apply(ctx context.Context, tx pgx.Tx, m migration.Migration) (bool, error) {
 	var recorded bool
 	if err := tx.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM schema_migration WHERE version = $1)`, m.version).Scan(&recorded); err != nil {
+		`SELECT EXISTS (SELECT 1 FROM schema_migration WHERE version = $1)`, m.Version).Scan(&recorded); err != nil {
 		return false, err
 	}
 	if recorded {
@@ -130,12 +97,12 @@ func apply(ctx context.Context, tx pgx.Tx, m migration) (bool, error) {
 	}
 	// Without arguments, Exec sends the file as one simple query, which may
 	// hold several statements.
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return false, err
 	}
 	if _, err := tx.Exec(ctx,
 		`INSERT INTO schema_migration (version, name, applied) VALUES ($1, $2, $3)`,
-		m.version, m.name, time.Now().UTC().Truncate(time.Microsecond)); err != nil {
+		m.Version, m.Name, time.Now().UTC().Truncate(time.Microsecond)); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -171,13 +138,5 @@ func (s *Store) Migrations(ctx context.Context) ([]store.Migration, error) {
 			return nil, fmt.Errorf("read schema version: %w", err)
 		}
 	}
-	out := make([]store.Migration, 0, len(ms))
-	for _, m := range ms {
-		mi := store.Migration{Version: m.version, Name: m.name}
-		if at, ok := applied[m.version]; ok {
-			mi.Applied = &at
-		}
-		out = append(out, mi)
-	}
-	return out, nil
+	return migration.Status(ms, applied), nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/utask/utask/compress"
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // defaultMaxConns is the pool size when Config.MaxConns is 0: µTask's default
@@ -56,12 +57,11 @@ type Config struct {
 type Store struct {
 	logger *slog.Logger
 	pool   *pgxpool.Pool
-	sealer store.Sealer
 	target string // host, port and database, for messages (never the password)
 	// channel is the notification channel of wake-ups (see listen.go).
 	channel string
-	// stepCompression compresses the data of the steps written.
-	stepCompression compress.Algorithm
+	// codec seals the values written and opens those read.
+	codec rowcodec.Codec
 
 	closeOnce sync.Once
 }
@@ -104,8 +104,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", target, err)
 	}
-	s := &Store{logger: cfg.Logger, pool: pool, sealer: cfg.Sealer, target: target,
-		stepCompression: cfg.StepsCompression}
+	s := &Store{logger: cfg.Logger, pool: pool, target: target,
+		codec: rowcodec.New(cfg.Sealer, cfg.StepsCompression)}
 	if !cfg.SkipMigrations {
 		if err := s.migrate(ctx); err != nil {
 			_ = s.Close()

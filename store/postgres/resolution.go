@@ -48,7 +48,7 @@ func (s *Store) resolutionGet(ctx context.Context, q querier, publicID, suffix s
 	r.LastStart = utc(r.LastStart)
 	r.LastStop = utc(r.LastStop)
 	r.NextRetry = utc(r.NextRetry)
-	if r.ResolverInput, err = s.openMap(sealedInput, r.PublicID); err != nil {
+	if r.ResolverInput, err = s.codec.OpenMap(sealedInput, r.PublicID); err != nil {
 		return nil, fmt.Errorf("open resolver input: %w", err)
 	}
 	return &r, nil
@@ -131,7 +131,7 @@ func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolu
 // resolutionRow is the stored form of the mutable columns of a resolution,
 // in their order in resolutionInsertSQL and resolutionUpdateSQL.
 func (s *Store) resolutionRow(r *store.Resolution) ([]any, error) {
-	input, err := s.sealMap(r.ResolverInput, r.PublicID)
+	input, err := s.codec.SealMap(r.ResolverInput, r.PublicID)
 	if err != nil {
 		return nil, fmt.Errorf("seal resolver input: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // StepList returns every step row of a resolution, sorted by name (byte
@@ -48,7 +49,7 @@ func (s *Store) stepList(ctx context.Context, q querier, resolutionID int64) ([]
 			return nil, err
 		}
 		st.LastRun = utc(lastRun)
-		if st.Data, err = s.openStep(sealed, stepAAD(resolutionPublicID, st.Name)); err != nil {
+		if st.Data, err = s.codec.OpenStep(sealed, rowcodec.StepAAD(resolutionPublicID, st.Name)); err != nil {
 			return nil, fmt.Errorf("open data of step %s: %w", st.Name, err)
 		}
 		steps = append(steps, &st)
@@ -81,7 +82,7 @@ func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, 
 	}
 	var b pgx.Batch
 	for _, st := range steps {
-		data, err := s.sealStep(st.Data, stepAAD(r.PublicID, st.Name))
+		data, err := s.codec.SealStep(st.Data, rowcodec.StepAAD(r.PublicID, st.Name))
 		if err != nil {
 			return fmt.Errorf("seal data of step %s: %w", st.Name, err)
 		}

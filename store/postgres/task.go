@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // taskColumns are the columns of a task read, without the sealed ones, from
@@ -74,22 +75,6 @@ func (s *Store) scanTask(row pgx.Row, withSealed bool) (*store.Task, error) {
 		return nil, err
 	}
 
-	for _, c := range []struct {
-		name string
-		col  []byte
-		dst  any
-	}{
-		{"requester_groups", reqGroups, &t.RequesterGroups},
-		{"watcher_usernames", watchUsers, &t.WatcherUsernames},
-		{"watcher_groups", watchGroups, &t.WatcherGroups},
-		{"resolver_usernames", resUsers, &t.ResolverUsernames},
-		{"resolver_groups", resGroups, &t.ResolverGroups},
-		{"tags", tags, &t.Tags},
-	} {
-		if err := fromJSON(c.col, c.dst); err != nil {
-			return nil, fmt.Errorf("decode %s of task %s: %w", c.name, t.PublicID, err)
-		}
-	}
 	t.Created = t.Created.UTC()
 	t.LastActivity = t.LastActivity.UTC()
 	if resolutionPublicID != nil {
@@ -104,12 +89,12 @@ func (s *Store) scanTask(row pgx.Row, withSealed bool) (*store.Task, error) {
 		t.Batch = *batch
 	}
 
-	var err error
-	if t.Input, err = s.openMap(sealedInput, t.PublicID); err != nil {
-		return nil, fmt.Errorf("open input of task %s: %w", t.PublicID, err)
+	cols := rowcodec.TaskJSON{
+		RequesterGroups: reqGroups, WatcherUsernames: watchUsers, WatcherGroups: watchGroups,
+		ResolverUsernames: resUsers, ResolverGroups: resGroups, Tags: tags,
 	}
-	if t.Result, err = s.openMap(sealedResult, t.PublicID); err != nil {
-		return nil, fmt.Errorf("open result of task %s: %w", t.PublicID, err)
+	if err := s.codec.DecodeTask(&t, cols, sealedInput, sealedResult); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
@@ -127,16 +112,8 @@ func (s *Store) TaskList(ctx context.Context, f store.TaskFilter) ([]*store.Task
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	defer rows.Close()
-
-	var tasks []*store.Task
-	for rows.Next() {
-		t, err := s.scanTask(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list tasks: %w", err)
-		}
-		tasks = append(tasks, t)
-	}
-	if err := rows.Err(); err != nil {
+	tasks, err := rowcodec.Collect(rows, func() (*store.Task, error) { return s.scanTask(rows, false) })
+	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	return tasks, nil
@@ -269,40 +246,9 @@ func visibility(b *condBuilder, f store.TaskFilter) (string, error) {
 // taskRow is the stored form of the mutable columns of a task, in the order
 // they have in taskInsertSQL and taskUpdateSQL.
 func (s *Store) taskRow(t *store.Task) ([]any, error) {
-	// TODO: the input and the result are both bound to the task's public id
-	// alone, so swapping the two columns of one row goes unnoticed; binding
-	// each to its column as well (public id + "/input") would close that,
-	// at the price of departing from µTask's binding of every value of a row
-	// to its public id.
-	input, err := s.sealMap(t.Input, t.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("seal input: %w", err)
-	}
-	result, err := s.sealMap(t.Result, t.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("seal result: %w", err)
-	}
-	row := []any{t.Title, t.RequesterUsername}
-	for _, l := range [][]string{
-		t.RequesterGroups, t.WatcherUsernames, t.WatcherGroups, t.ResolverUsernames, t.ResolverGroups,
-	} {
-		v, err := listValue(l)
-		if err != nil {
-			return nil, err
-		}
-		row = append(row, v)
-	}
-	tags, err := tagsValue(t.Tags)
-	if err != nil {
-		return nil, err
-	}
-	return append(row, ts(t.LastActivity), t.State, t.StepsDone, t.StepsTotal, tags, input, result), nil
+	return s.codec.TaskRow(t, ts(t.LastActivity))
 }
 
-// The insert takes its template version from the template_version row, and
-// does nothing on a taken public id: a missing version or a conflict gives
-// no row rather than an error, which in PostgreSQL would abort the whole
-// transaction.
 const taskInsertSQL = `
 	INSERT INTO task (
 	    public_id, template_name, template_version_id, created,
@@ -331,13 +277,21 @@ func (s *Store) taskInsert(ctx context.Context, q querier, t *store.Task) error 
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "template version", t.TemplateVersion)
 	}
+	return noRowInserted(ctx, q, fmt.Sprintf("template version %d", t.TemplateVersion),
+		`SELECT EXISTS (SELECT 1 FROM template_version WHERE id = $1)`, t.TemplateVersion)
+}
+
+// noRowInserted explains an insert that took the rows it refers to from
+// their tables and skipped a taken public id, and returned no row: exists
+// (a query of one boolean over args) tells whether the rows referred to,
+// named what, are there; if they are, the public id is taken.
+func noRowInserted(ctx context.Context, q querier, what, exists string, args ...any) error {
 	var known bool
-	if err := q.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM template_version WHERE id = $1)`, t.TemplateVersion).Scan(&known); err != nil {
+	if err := q.QueryRow(ctx, exists, args...).Scan(&known); err != nil {
 		return err
 	}
 	if !known {
-		return fmt.Errorf("template version %d: %w", t.TemplateVersion, store.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return fmt.Errorf("public id is taken: %w", store.ErrConflict)
 }

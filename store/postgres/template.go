@@ -2,22 +2,20 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // TemplateVersionPut records a template document and returns the id of that
 // exact version (same name, same bytes), creating it if it is new. A known
 // version is found without writing.
 func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []byte) (int64, error) {
-	sum := sha256.Sum256(document)
-	hash := hex.EncodeToString(sum[:])
+	hash := rowcodec.TemplateHash(document)
 
 	var id int64
 	err := s.pool.QueryRow(ctx,
@@ -66,16 +64,8 @@ func (s *Store) TemplatesInUse(ctx context.Context) (map[string]int64, error) {
 		return nil, fmt.Errorf("list templates in use: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var name string
-		var id int64
-		if err := rows.Scan(&name, &id); err != nil {
-			return nil, fmt.Errorf("list templates in use: %w", err)
-		}
-		out[name] = id
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.TemplatesInUse(rows)
+	if err != nil {
 		return nil, fmt.Errorf("list templates in use: %w", err)
 	}
 	return out, nil

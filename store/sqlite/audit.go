@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // auditSelect reads the columns scanAudit expects.
@@ -44,15 +45,7 @@ func (s *Store) auditList(ctx context.Context, f store.AuditFilter) ([]*store.Au
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	var es []*store.AuditEntry
-	for rows.Next() {
-		e, err := s.scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		es = append(es, e)
-	}
-	return es, rows.Err()
+	return rowcodec.Collect(rows, func() (*store.AuditEntry, error) { return s.scanAudit(rows) })
 }
 
 // scanAudit reads a row of auditSelect and opens its detail.
@@ -67,20 +60,18 @@ func (s *Store) scanAudit(row scanner) (*store.AuditEntry, error) {
 		return nil, err
 	}
 	e.Time = fromMicros(at)
-	detail, err := s.openMap(sealed, e.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("open detail of audit entry %s: %w", e.PublicID, err)
+	if err := s.codec.OpenAudit(&e, sealed); err != nil {
+		return nil, err
 	}
-	e.Detail = detail
 	return &e, nil
 }
 
 // AuditInsert appends an entry to the audit trail of its task and sets its
 // ID.
 func (t *Tx) AuditInsert(ctx context.Context, e *store.AuditEntry) error {
-	sealed, err := t.s.sealMap(e.Detail, e.PublicID)
+	sealed, err := t.s.codec.SealAudit(e)
 	if err != nil {
-		return fmt.Errorf("insert audit entry %s: seal detail: %w", e.PublicID, err)
+		return fmt.Errorf("insert audit entry %s: %w", e.PublicID, err)
 	}
 	err = t.tx.QueryRowContext(ctx, `
 		INSERT INTO audit (public_id, task_id, resolution_public_id, at, username, admin, operation, sealed_detail)

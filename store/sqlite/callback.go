@@ -45,50 +45,17 @@ func (s *Store) scanCallback(row scanner) (*store.Callback, error) {
 		return nil, err
 	}
 	c.Created, c.Updated, c.Called = fromMicros(created), fromMicros(updated), fromOptMicros(called)
-	aad := []byte(c.PublicID)
-	plain, err := s.sealer.Open(secret, aad)
-	if err != nil {
-		return nil, fmt.Errorf("open secret of callback %s: %w", c.PublicID, err)
-	}
-	c.Secret = string(plain)
-	if schema != nil {
-		if c.Schema, err = s.sealer.Open(schema, aad); err != nil {
-			return nil, fmt.Errorf("open schema of callback %s: %w", c.PublicID, err)
-		}
-	}
-	if body != nil {
-		if c.Body, err = s.sealer.Open(body, aad); err != nil {
-			return nil, fmt.Errorf("open body of callback %s: %w", c.PublicID, err)
-		}
+	if err := s.codec.OpenCallback(&c, schema, secret, body); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
 
-// sealOptional seals plain bound to aad; nil stays NULL.
-func (s *Store) sealOptional(plain []byte, aad string) (any, error) {
-	if plain == nil {
-		return nil, nil
-	}
-	return s.sealer.Seal(plain, []byte(aad))
-}
-
 // CallbackInsert inserts a callback and sets its ID.
 func (t *Tx) CallbackInsert(ctx context.Context, c *store.Callback) error {
-	// TODO: the schema, the secret and the body are all bound to the
-	// callback's public id alone, so swapping two of them within one row
-	// goes unnoticed; binding each to its column as well would close that,
-	// at the price of departing from µTask's binding to the public id.
-	secret, err := t.s.sealer.Seal([]byte(c.Secret), []byte(c.PublicID))
+	sealed, err := t.s.codec.SealCallback(c)
 	if err != nil {
-		return fmt.Errorf("insert callback %s: seal secret: %w", c.PublicID, err)
-	}
-	schema, err := t.s.sealOptional(c.Schema, c.PublicID)
-	if err != nil {
-		return fmt.Errorf("insert callback %s: seal schema: %w", c.PublicID, err)
-	}
-	body, err := t.s.sealOptional(c.Body, c.PublicID)
-	if err != nil {
-		return fmt.Errorf("insert callback %s: seal body: %w", c.PublicID, err)
+		return fmt.Errorf("insert callback %s: %w", c.PublicID, err)
 	}
 	err = t.tx.QueryRowContext(ctx, `
 		INSERT INTO callback (public_id, task_id, resolution_id, created, updated, called,
@@ -96,7 +63,7 @@ func (t *Tx) CallbackInsert(ctx context.Context, c *store.Callback) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`,
 		c.PublicID, c.TaskID, c.ResolutionID, micros(c.Created), micros(c.Updated), optMicros(c.Called),
-		c.ResolverUsername, schema, secret, body).Scan(&c.ID)
+		c.ResolverUsername, sealed.Schema, sealed.Secret, sealed.Body).Scan(&c.ID)
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("insert callback %s: task %d or resolution %d: %w",
 			c.PublicID, c.TaskID, c.ResolutionID, store.ErrNotFound)
@@ -120,9 +87,9 @@ func (t *Tx) CallbackLock(ctx context.Context, publicID string) (*store.Callback
 // CallbackUpdate writes the update time, the call time and the body of a
 // callback.
 func (t *Tx) CallbackUpdate(ctx context.Context, c *store.Callback) error {
-	body, err := t.s.sealOptional(c.Body, c.PublicID)
+	body, err := t.s.codec.SealCallbackBody(c)
 	if err != nil {
-		return fmt.Errorf("update callback %s: seal body: %w", c.PublicID, err)
+		return fmt.Errorf("update callback %s: %w", c.PublicID, err)
 	}
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE callback SET updated = ?, called = ?, sealed_body = ? WHERE id = ? AND public_id = ?`,

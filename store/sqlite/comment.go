@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // commentSelect reads the columns scanComment expects.
@@ -40,16 +41,7 @@ func (s *Store) commentList(ctx context.Context, q querier, taskID int64) ([]*st
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-
-	var cs []*store.Comment
-	for rows.Next() {
-		c, err := s.scanComment(rows)
-		if err != nil {
-			return nil, err
-		}
-		cs = append(cs, c)
-	}
-	return cs, rows.Err()
+	return rowcodec.Collect(rows, func() (*store.Comment, error) { return s.scanComment(rows) })
 }
 
 // commentGet reads one comment by public id.
@@ -73,19 +65,17 @@ func (s *Store) scanComment(row scanner) (*store.Comment, error) {
 		return nil, err
 	}
 	c.Created, c.Updated = fromMicros(created), fromMicros(updated)
-	plain, err := s.sealer.Open(sealed, []byte(c.PublicID))
-	if err != nil {
-		return nil, fmt.Errorf("open content of comment %s: %w", c.PublicID, err)
+	if err := s.codec.OpenComment(&c, sealed); err != nil {
+		return nil, err
 	}
-	c.Content = string(plain)
 	return &c, nil
 }
 
 // CommentInsert inserts a comment and sets its ID.
 func (t *Tx) CommentInsert(ctx context.Context, c *store.Comment) error {
-	sealed, err := t.s.sealer.Seal([]byte(c.Content), []byte(c.PublicID))
+	sealed, err := t.s.codec.SealComment(c)
 	if err != nil {
-		return fmt.Errorf("insert comment %s: seal content: %w", c.PublicID, err)
+		return fmt.Errorf("insert comment %s: %w", c.PublicID, err)
 	}
 	err = t.tx.QueryRowContext(ctx, `
 		INSERT INTO comment (public_id, task_id, username, created, updated, sealed_content)
@@ -121,9 +111,9 @@ func (t *Tx) CommentGet(ctx context.Context, publicID string) (*store.Comment, e
 
 // CommentUpdate writes the content and the update time of a comment.
 func (t *Tx) CommentUpdate(ctx context.Context, c *store.Comment) error {
-	sealed, err := t.s.sealer.Seal([]byte(c.Content), []byte(c.PublicID))
+	sealed, err := t.s.codec.SealComment(c)
 	if err != nil {
-		return fmt.Errorf("update comment %s: seal content: %w", c.PublicID, err)
+		return fmt.Errorf("update comment %s: %w", c.PublicID, err)
 	}
 	res, err := t.tx.ExecContext(ctx,
 		`UPDATE comment SET sealed_content = ?, updated = ? WHERE id = ? AND public_id = ?`,

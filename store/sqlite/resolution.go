@@ -50,7 +50,7 @@ func (s *Store) resolutionGet(ctx context.Context, q querier, publicID string) (
 	r.LastStart = fromOptMicros(lastStart)
 	r.LastStop = fromOptMicros(lastStop)
 	r.NextRetry = fromOptMicros(nextRetry)
-	if r.ResolverInput, err = s.openMap(sealedInput, r.PublicID); err != nil {
+	if r.ResolverInput, err = s.codec.OpenMap(sealedInput, r.PublicID); err != nil {
 		return nil, fmt.Errorf("open resolver input: %w", err)
 	}
 	return &r, nil
@@ -109,7 +109,7 @@ func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolu
 // resolutionRow is the stored form of the mutable columns of a resolution,
 // in their order in resolutionInsertSQL and resolutionUpdateSQL.
 func (s *Store) resolutionRow(r *store.Resolution) ([]any, error) {
-	input, err := s.sealMap(r.ResolverInput, r.PublicID)
+	input, err := s.codec.SealMap(r.ResolverInput, r.PublicID)
 	if err != nil {
 		return nil, fmt.Errorf("seal resolver input: %w", err)
 	}

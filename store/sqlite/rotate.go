@@ -6,63 +6,18 @@ import (
 	"strings"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/reseal"
 )
 
-// sealedTable describes a table with sealed columns for a key rotation. Its
-// rows are read in key order; a row's associated data is computed by SQL so
-// that it is the one the table's writes use.
-type sealedTable struct {
-	name string
-	// key is the row key, in order: an integer id, then optionally a text
-	// column (step rows: resolution_id, name).
-	key []string
-	// aad is the SQL expression of a row's associated data, over alias t.
-	aad string
-	// columns are the sealed columns; NULL ones are left as they are.
-	columns []string
-}
-
-// sealedTables lists every table holding sealed columns, in the order a key
-// rotation reseals them. A new sealed table needs one entry here and one in
-// the PostgreSQL store.
-var sealedTables = []sealedTable{ //nolint:gochecknoglobals // constant table
-	{
-		name: "callback", key: []string{"id"}, aad: "t.public_id",
-		columns: []string{"sealed_schema", "sealed_secret", "sealed_body"},
-	},
-	{name: "task", key: []string{"id"}, aad: "t.public_id", columns: []string{"sealed_input", "sealed_result"}},
-	{name: "resolution", key: []string{"id"}, aad: "t.public_id", columns: []string{"sealed_resolver_input"}},
-	{
-		name: "step", key: []string{"resolution_id", "name"},
-		aad:     "(SELECT r.public_id FROM resolution r WHERE r.id = t.resolution_id) || '/' || t.name",
-		columns: []string{"sealed_data"},
-	},
-	{name: "comment", key: []string{"id"}, aad: "t.public_id", columns: []string{"sealed_content"}},
-	{name: "audit", key: []string{"id"}, aad: "t.public_id", columns: []string{"sealed_detail"}},
-}
-
 // SealedTables returns the tables holding sealed columns, in rotation order.
-func (s *Store) SealedTables() []string {
-	names := make([]string, len(sealedTables))
-	for i, t := range sealedTables {
-		names[i] = t.name
-	}
-	return names
-}
+func (s *Store) SealedTables() []string { return reseal.Names() }
 
 // Reseal re-seals with the newest key the sealed columns of up to limit rows
 // of table after the cursor after, in one transaction; see [store.Store].
 func (s *Store) Reseal(ctx context.Context, table, after string, limit int) (store.ResealBatch, error) {
-	st, err := findSealedTable(table)
+	st, id, name, err := reseal.Start(table, after, limit)
 	if err != nil {
 		return store.ResealBatch{}, err
-	}
-	if limit <= 0 {
-		return store.ResealBatch{}, fmt.Errorf("reseal %s: limit %d is not positive", table, limit)
-	}
-	id, name, err := store.ParseResealCursor(after, len(st.key) > 1)
-	if err != nil {
-		return store.ResealBatch{}, fmt.Errorf("reseal %s: %w", table, err)
 	}
 
 	tx, err := s.Begin(ctx)
@@ -72,29 +27,17 @@ func (s *Store) Reseal(ctx context.Context, table, after string, limit int) (sto
 	t := tx.(*Tx) //nolint:forcetypeassert // Begin returns *Tx
 	defer func() { _ = t.Rollback(ctx) }()
 
-	rows, err := s.resealRead(ctx, t, st, id, name, limit)
+	rows, err := resealRead(ctx, t, st, id, name, limit)
 	if err != nil {
 		return store.ResealBatch{}, fmt.Errorf("reseal %s: %w", table, err)
 	}
-	batch := store.ResealBatch{Next: after, Rows: len(rows), Done: len(rows) < limit}
 	update := resealUpdateSQL(st)
-	for _, r := range rows {
-		changed, err := store.ResealRow(s.sealer, r.aad, r.values)
-		if err != nil {
-			return store.ResealBatch{}, fmt.Errorf("reseal %s row %s: %w", table, r.cursor, err)
-		}
-		if changed {
-			args := make([]any, 0, len(r.values)+len(r.key))
-			for _, v := range r.values {
-				args = append(args, nullBytes(v))
-			}
-			args = append(args, r.key...)
-			if _, err := t.tx.ExecContext(ctx, update, args...); err != nil {
-				return store.ResealBatch{}, fmt.Errorf("reseal %s row %s: %w", table, r.cursor, err)
-			}
-			batch.Resealed++
-		}
-		batch.Next = r.cursor
+	batch, err := reseal.Run(ctx, s.codec.Sealer(), st, after, limit, rows, func(ctx context.Context, args []any) error {
+		_, err := t.tx.ExecContext(ctx, update, args...)
+		return err
+	})
+	if err != nil {
+		return store.ResealBatch{}, err
 	}
 	if err := t.Commit(ctx); err != nil {
 		return store.ResealBatch{}, fmt.Errorf("reseal %s: %w", table, err)
@@ -102,89 +45,35 @@ func (s *Store) Reseal(ctx context.Context, table, after string, limit int) (sto
 	return batch, nil
 }
 
-// findSealedTable returns the entry of a table, or an error wrapping
-// store.ErrNotFound.
-func findSealedTable(table string) (sealedTable, error) {
-	for _, t := range sealedTables {
-		if t.name == table {
-			return t, nil
-		}
-	}
-	return sealedTable{}, fmt.Errorf("reseal %s: no such sealed table: %w", table, store.ErrNotFound)
-}
-
-// resealRow is one row read by a rotation batch.
-type resealRow struct {
-	key    []any    // the key column values, for the update
-	cursor string   // the key as a cursor
-	aad    []byte   // the associated data
-	values [][]byte // the sealed columns, nil for NULL
-}
-
 // resealRead reads up to limit rows of st after the key (id, name), in key
 // order, and closes the cursor before the batch writes.
-func (s *Store) resealRead(ctx context.Context, t *Tx, st sealedTable, id int64, name string, limit int) ([]resealRow, error) {
-	keyCols := "t." + strings.Join(st.key, ", t.")
-	where, args := fmt.Sprintf(`t.%s > ?`, st.key[0]), []any{id}
-	if len(st.key) > 1 {
-		where = fmt.Sprintf(`(t.%s, t.%s) > (?, ?)`, st.key[0], st.key[1])
+func resealRead(ctx context.Context, t *Tx, st reseal.Table, id int64, name string, limit int) ([]reseal.Row, error) {
+	keyCols := "t." + strings.Join(st.Key, ", t.")
+	where, args := fmt.Sprintf(`t.%s > ?`, st.Key[0]), []any{id}
+	if st.Named() {
+		where = fmt.Sprintf(`(t.%s, t.%s) > (?, ?)`, st.Key[0], st.Key[1])
 		args = []any{id, name}
 	}
 	query := fmt.Sprintf(`SELECT %s, %s, t.%s FROM %s t WHERE %s ORDER BY %s LIMIT ?`,
-		keyCols, st.aad, strings.Join(st.columns, ", t."), st.name, where, keyCols)
+		keyCols, st.AAD, strings.Join(st.Columns, ", t."), st.Name, where, keyCols)
 	rs, err := t.tx.QueryContext(ctx, query, append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = rs.Close() }()
-
-	var out []resealRow
-	for rs.Next() {
-		var (
-			rowID   int64
-			rowName string
-			aad     string
-		)
-		values := make([][]byte, len(st.columns))
-		dest := []any{&rowID}
-		if len(st.key) > 1 {
-			dest = append(dest, &rowName)
-		}
-		dest = append(dest, &aad)
-		for i := range values {
-			dest = append(dest, &values[i])
-		}
-		if err := rs.Scan(dest...); err != nil {
-			return nil, err
-		}
-		r := resealRow{aad: []byte(aad), values: values, cursor: store.ResealCursor(rowID, rowName)}
-		r.key = []any{rowID}
-		if len(st.key) > 1 {
-			r.key = append(r.key, rowName)
-		}
-		out = append(out, r)
-	}
-	return out, rs.Err()
+	return reseal.Scan(rs, st)
 }
 
 // resealUpdateSQL is the statement that writes the sealed columns of one row
 // of st: the column values, then the key.
-func resealUpdateSQL(st sealedTable) string {
-	sets := make([]string, len(st.columns))
-	for i, c := range st.columns {
+func resealUpdateSQL(st reseal.Table) string {
+	sets := make([]string, len(st.Columns))
+	for i, c := range st.Columns {
 		sets[i] = c + " = ?"
 	}
-	conds := make([]string, len(st.key))
-	for i, k := range st.key {
+	conds := make([]string, len(st.Key))
+	for i, k := range st.Key {
 		conds[i] = k + " = ?"
 	}
-	return fmt.Sprintf(`UPDATE %s SET %s WHERE %s`, st.name, strings.Join(sets, ", "), strings.Join(conds, " AND "))
-}
-
-// nullBytes is the stored form of a sealed value: nil is NULL.
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
+	return fmt.Sprintf(`UPDATE %s SET %s WHERE %s`, st.Name, strings.Join(sets, ", "), strings.Join(conds, " AND "))
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/utask/utask/compress"
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // ErrLocked is returned (wrapped) by [Open] when another process holds the
@@ -73,8 +74,9 @@ type Store struct {
 	logger *slog.Logger
 	path   string
 	reader *sql.DB // read-only pool for plain reads
-	sealer store.Sealer
 	writer *sql.DB // the one connection for Begin and every write
+	// codec seals the values written and opens those read.
+	codec rowcodec.Codec
 
 	// turn is held by the goroutine using the write connection for a Tx;
 	// waiting counts the goroutines waiting for it; group is the open group
@@ -84,8 +86,6 @@ type Store struct {
 	group   *group
 	// commits counts the group transactions committed.
 	commits atomic.Int64
-	// stepCompression compresses the data of the steps written.
-	stepCompression compress.Algorithm
 
 	skipMigrations bool
 
@@ -145,12 +145,11 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 	s := &Store{
 		logger:   cfg.Logger,
 		path:     path,
-		sealer:   cfg.Sealer,
+		codec:    rowcodec.New(cfg.Sealer, cfg.StepsCompression),
 		lockFile: lockFile,
 		turn:     make(chan struct{}, 1),
 
-		skipMigrations:  cfg.SkipMigrations,
-		stepCompression: cfg.StepsCompression,
+		skipMigrations: cfg.SkipMigrations,
 	}
 	if err := s.connect(ctx, synchronous); err != nil {
 		_ = s.Close()

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/utask/utask/store"
+	"github.com/utask/utask/store/internal/rowcodec"
 )
 
 // taskColumns are the columns of a task read, without the sealed ones, from
@@ -72,22 +73,6 @@ func (s *Store) scanTask(row scanner, withSealed bool) (*store.Task, error) {
 		return nil, err
 	}
 
-	for _, c := range []struct {
-		name string
-		col  sql.NullString
-		dst  any
-	}{
-		{"requester_groups", reqGroups, &t.RequesterGroups},
-		{"watcher_usernames", watchUsers, &t.WatcherUsernames},
-		{"watcher_groups", watchGroups, &t.WatcherGroups},
-		{"resolver_usernames", resUsers, &t.ResolverUsernames},
-		{"resolver_groups", resGroups, &t.ResolverGroups},
-		{"tags", tags, &t.Tags},
-	} {
-		if err := fromJSONText(c.col, c.dst); err != nil {
-			return nil, fmt.Errorf("decode %s of task %s: %w", c.name, t.PublicID, err)
-		}
-	}
 	t.Created = fromMicros(created)
 	t.LastActivity = fromMicros(lastActivity)
 	t.ResolutionPublicID = resolutionPublicID.String
@@ -95,13 +80,13 @@ func (s *Store) scanTask(row scanner, withSealed bool) (*store.Task, error) {
 	t.LastStart = fromOptMicros(lastStart)
 	t.LastStop = fromOptMicros(lastStop)
 	t.Batch = batch.String
-
-	var err error
-	if t.Input, err = s.openMap(sealedInput, t.PublicID); err != nil {
-		return nil, fmt.Errorf("open input of task %s: %w", t.PublicID, err)
+	cols := rowcodec.TaskJSON{
+		RequesterGroups: textBytes(reqGroups), WatcherUsernames: textBytes(watchUsers),
+		WatcherGroups: textBytes(watchGroups), ResolverUsernames: textBytes(resUsers),
+		ResolverGroups: textBytes(resGroups), Tags: textBytes(tags),
 	}
-	if t.Result, err = s.openMap(sealedResult, t.PublicID); err != nil {
-		return nil, fmt.Errorf("open result of task %s: %w", t.PublicID, err)
+	if err := s.codec.DecodeTask(&t, cols, sealedInput, sealedResult); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
@@ -119,16 +104,8 @@ func (s *Store) TaskList(ctx context.Context, f store.TaskFilter) ([]*store.Task
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-
-	var tasks []*store.Task
-	for rows.Next() {
-		t, err := s.scanTask(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list tasks: %w", err)
-		}
-		tasks = append(tasks, t)
-	}
-	if err := rows.Err(); err != nil {
+	tasks, err := rowcodec.Collect(rows, func() (*store.Task, error) { return s.scanTask(rows, false) })
+	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	return tasks, nil
@@ -272,34 +249,7 @@ func visibility(f store.TaskFilter) (string, []any, error) {
 // taskRow is the stored form of the mutable columns of a task, in the order
 // they have in taskInsertSQL and taskUpdateSQL.
 func (s *Store) taskRow(t *store.Task) ([]any, error) {
-	// TODO: the input and the result are both bound to the task's public id
-	// alone, so swapping the two columns of one row goes unnoticed; binding
-	// each to its column as well (public id + "/input") would close that,
-	// at the price of departing from µTask's binding of every value of a row
-	// to its public id.
-	input, err := s.sealMap(t.Input, t.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("seal input: %w", err)
-	}
-	result, err := s.sealMap(t.Result, t.PublicID)
-	if err != nil {
-		return nil, fmt.Errorf("seal result: %w", err)
-	}
-	row := []any{t.Title, t.RequesterUsername}
-	for _, l := range [][]string{
-		t.RequesterGroups, t.WatcherUsernames, t.WatcherGroups, t.ResolverUsernames, t.ResolverGroups,
-	} {
-		text, err := listText(l)
-		if err != nil {
-			return nil, err
-		}
-		row = append(row, text)
-	}
-	tags, err := tagsText(t.Tags)
-	if err != nil {
-		return nil, err
-	}
-	return append(row, micros(t.LastActivity), t.State, t.StepsDone, t.StepsTotal, tags, input, result), nil
+	return s.codec.TaskRow(t, micros(t.LastActivity))
 }
 
 const taskInsertSQL = `
