@@ -10,6 +10,8 @@
 // Around every request, in order: the CORS headers, the audit log line (one
 // per request) and panic recovery, then for the routes that need it the
 // identity provider (401), then the maintenance gate (405), then the handler.
+// Between the audit line and the routing, the admission limit answers 503
+// with Retry-After when too many requests are already being served.
 package api
 
 import (
@@ -56,6 +58,9 @@ type Config struct {
 	// of the OpenAPI document (dashboard_api_path_prefix); "/" when empty.
 	// It does not move the routes.
 	APIPathPrefix string
+	// Admission bounds the requests served at once (back-pressure); its
+	// zero value admits everything.
+	Admission AdmissionConfig
 }
 
 // server is the API handler.
@@ -63,6 +68,7 @@ type server struct {
 	cfg  Config
 	mux  *http.ServeMux
 	spec map[string]any // the OpenAPI document of the route table
+	gate *gate          // the admission limit
 }
 
 // New returns the API handler.
@@ -79,7 +85,7 @@ func New(cfg Config) http.Handler {
 		cfg.Ping = func(context.Context) error { return nil }
 	}
 
-	s := &server{cfg: cfg, mux: http.NewServeMux()}
+	s := &server{cfg: cfg, mux: http.NewServeMux(), gate: newGate(cfg.Admission)}
 	table := s.routes()
 	described := make([]Route, 0, len(table))
 
@@ -167,7 +173,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, info, rec.status, time.Since(start))
 	}()
 
-	s.dispatch(rec, r)
+	s.gate.serve(rec, r, s.dispatch)
 }
 
 // dispatch serves r with its route. An unknown path, or a known path with

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -94,8 +96,11 @@ func bindingError(err error) error {
 
 // decodeBody decodes the request body into dst. The body is YAML (JSON
 // being YAML), whatever its Content-Type; numbers are kept exact as
-// json.Number; unknown fields are ignored. A GET request or an empty body
-// leaves dst as is.
+// json.Number. A field that dst does not declare, at any depth, is refused
+// with a bad request naming it: a misspelt field would otherwise be dropped
+// silently and change what the request means. The only fields accepted
+// without being declared are those of readOnlyFields. A GET request or an
+// empty body leaves dst as is.
 func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	if r.Method == http.MethodGet || r.ContentLength == 0 || r.Body == nil {
 		return nil
@@ -127,8 +132,15 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) err
 		}
 	}
 
+	if readOnly := readOnlyFields(dst); len(readOnly) > 0 {
+		if doc, err = dropFields(doc, dst, readOnly); err != nil {
+			return bindingError(describeDecodeError(err))
+		}
+	}
+
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
+	dec.DisallowUnknownFields()
 
 	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
 		return bindingError(describeDecodeError(err))
@@ -137,16 +149,127 @@ func (s *server) decodeBody(w http.ResponseWriter, r *http.Request, dst any) err
 	return nil
 }
 
+// dropFields removes from doc, when it is an object, the top-level fields
+// named in names that dst does not declare itself.
+func dropFields(doc []byte, dst any, names []string) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &fields); err != nil || fields == nil {
+		return doc, nil //nolint:nilerr // not an object: the strict decoding reports it
+	}
+
+	declared := jsonFields(reflect.TypeOf(dst))
+	dropped := false
+
+	for _, name := range names {
+		if _, ok := fields[name]; ok && !declared[name] {
+			delete(fields, name)
+
+			dropped = true
+		}
+	}
+
+	if !dropped {
+		return doc, nil
+	}
+
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+
+	return out, nil
+}
+
+// jsonFields returns the names of the JSON fields of the struct t (or t
+// points to), the fields of its embedded structs included.
+func jsonFields(t reflect.Type) map[string]bool {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+
+	out := map[string]bool{}
+	if t == nil || t.Kind() != reflect.Struct {
+		return out
+	}
+
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+
+		if f.Anonymous && name == "" {
+			for k := range jsonFields(f.Type) {
+				out[k] = true
+			}
+
+			continue
+		}
+
+		if name == "" {
+			name = f.Name
+		}
+
+		out[name] = true
+	}
+
+	return out
+}
+
+// readOnlyFields returns the top-level fields that decodeBody accepts and
+// drops for dst: for an edit, the fields of the view a client read before
+// editing it (GET, edit, PUT: the dashboard sends back the whole document),
+// which the edit does not change.
+func readOnlyFields(dst any) []string {
+	switch dst.(type) {
+	case *service.EditTaskRequest:
+		return viewFields(service.Task{})
+	case *service.EditResolutionRequest:
+		return viewFields(service.Resolution{})
+	}
+
+	return nil
+}
+
+// viewFields returns the JSON field names of the view v.
+func viewFields(v any) []string {
+	m := jsonFields(reflect.TypeOf(v))
+	out := make([]string, 0, len(m))
+
+	for k := range m {
+		out = append(out, k)
+	}
+
+	sort.Strings(out)
+
+	return out
+}
+
 // describeDecodeError names the field and the expected type of a type
 // mismatch, without the Go type names of the request structures.
 func describeDecodeError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Type == nil {
+			return err
+		}
+
 		if te.Field == "" {
 			return fmt.Errorf("the body must be an object, got %s", te.Value)
 		}
 
 		return fmt.Errorf("field %q: expected %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+
+	// The decoder reports a field the destination does not declare as
+	// `json: unknown field "name"`.
+	if msg, ok := strings.CutPrefix(err.Error(), "json: "); ok && strings.HasPrefix(msg, "unknown field ") {
+		return errors.New(msg)
 	}
 
 	return err

@@ -303,6 +303,7 @@ func setup(t *testing.T, opts options) *bundle {
 		Runner:          runner,
 		Templates:       service.NewTemplates(templates, versions),
 		Functions:       opts.functions,
+		Catalog:         editCatalog(t, opts.functions),
 		Policy:          auth.Policy{AdminUsernames: []string{"admin"}, AdminGroups: []string{"admins"}},
 		Now:             clk.Now,
 		Logger:          logger,

@@ -307,6 +307,7 @@ func TestRoutes(t *testing.T) {
 		{http.MethodGet, "/template"}:                       {"ListTemplates", true, false, http.StatusOK},
 		{http.MethodGet, "/template/{name}"}:                {"GetTemplate", true, false, http.StatusOK},
 		{http.MethodGet, "/meta"}:                           {"GetMetadata", true, false, http.StatusOK},
+		{http.MethodPost, "/key-rotate"}:                    {"ReencryptData", true, false, http.StatusOK},
 		{http.MethodGet, "/{$}"}:                            {"Root", true, false, http.StatusMovedPermanently},
 		{http.MethodGet, "/unsecured/mon/ping"}:             {"Ping", false, false, http.StatusOK},
 		{http.MethodGet, "/unsecured/template-schema.json"}: {"GetTemplateSchema", false, false, http.StatusOK},
@@ -338,10 +339,24 @@ func TestRoutes(t *testing.T) {
 			"DeleteTaskComment", true, true, http.StatusNoContent,
 		},
 		{http.MethodGet, "/unsecured/stats"}: {"GetStats", false, false, http.StatusOK},
+		{http.MethodPost, "/batch"}:          {"BatchCreateTask", true, true, http.StatusCreated},
+		{http.MethodPost, "/unsecured/callback/{id}"}: {
+			"HandleCallback", false, true, http.StatusOK,
+		},
+		{http.MethodPut, "/task/{id}"}:       {"EditTask", true, true, http.StatusOK},
+		{http.MethodGet, "/task/{id}/audit"}: {"ListTaskAudit", true, false, http.StatusOK},
+		{http.MethodPut, "/resolution/{id}"}: {"EditTaskResolution", true, true, http.StatusNoContent},
+		{http.MethodPut, "/resolution/{id}/step/{stepName}"}: {
+			"EditTaskResolutionStep", true, true, http.StatusNoContent,
+		},
 	}
 
 	// Only these routes are for administrators alone.
-	admins := map[key]bool{{http.MethodDelete, "/task/{id}"}: true}
+	admins := map[key]bool{
+		{http.MethodDelete, "/task/{id}"}:    true,
+		{http.MethodPost, "/key-rotate"}:     true,
+		{http.MethodPut, "/resolution/{id}"}: true, {http.MethodPut, "/resolution/{id}/step/{stepName}"}: true,
+	}
 
 	routes := api.Routes()
 	require.Len(t, routes, len(want))

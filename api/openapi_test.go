@@ -635,6 +635,11 @@ func TestResponsesConformToSpec(t *testing.T) {
 
 	b.setTaskState(t, manualID, state.TaskBlocked)
 	call(http.MethodGet, "/task/{id}", "/task/"+manualID, "bob", "", http.StatusOK)
+	callbackID, token := b.insertCallback(t, manualID, resID, "")
+	call(http.MethodPost, "/unsecured/callback/{id}", "/unsecured/callback/"+callbackID+"?t="+token, "",
+		`{"ok": true}`, http.StatusOK)
+	call(http.MethodPost, "/batch", "/batch", "bob", `{"template_name": "greet", "inputs": [{"name": "ada"}]}`,
+		http.StatusCreated)
 	call(http.MethodGet, "/resolution/{id}", "/resolution/"+resID, "admin", "", http.StatusOK)
 	call(http.MethodGet, "/resolution/{id}", "/resolution/"+resID, "walt", "", http.StatusOK)
 	call(http.MethodGet, "/resolution/{id}/step/{stepName}", "/resolution/"+resID+"/step/first", "owner", "", http.StatusOK)
@@ -673,10 +678,22 @@ func TestResponsesConformToSpec(t *testing.T) {
 	call(http.MethodGet, "/function", "/function", "bob", "", http.StatusOK)
 	call(http.MethodGet, "/function/{name}", "/function/fn-01", "bob", "", http.StatusOK)
 	call(http.MethodGet, "/meta", "/meta", "ada", "", http.StatusOK)
+	call(http.MethodPost, "/key-rotate", "/key-rotate", "admin", "", http.StatusOK)
 	call(http.MethodGet, "/{$}", "/", "bob", "", http.StatusMovedPermanently)
 	call(http.MethodGet, "/unsecured/mon/ping", "/unsecured/mon/ping", "", "", http.StatusOK)
 	call(http.MethodGet, "/unsecured/template-schema.json", "/unsecured/template-schema.json", "", "", http.StatusOK)
 	call(http.MethodGet, "/unsecured/spec.json", "/unsecured/spec.json", "", "", http.StatusOK)
+
+	editTaskID, editResID := b.manualResolution(t)
+	b.manualSteps(editResID)
+	b.pause(t, editResID)
+	call(http.MethodPut, "/task/{id}", "/task/"+editTaskID, "owner", `{"input": {"why": "edited"}}`, http.StatusOK)
+	call(http.MethodPut, "/resolution/{id}", "/resolution/"+editResID, "admin",
+		`{"resolver_inputs": {"ri1": "y"}}`, http.StatusNoContent)
+	call(http.MethodPut, "/resolution/{id}/step/{stepName}", "/resolution/"+editResID+"/step/second", "admin",
+		`{"description": "edited", "dependencies": ["first"], "action": {"type": "echo", "configuration": {}}, "state": "TODO"}`,
+		http.StatusNoContent)
+	call(http.MethodGet, "/task/{id}/audit", "/task/"+editTaskID+"/audit", "bob", "", http.StatusOK)
 
 	// Errors follow the default response.
 	call(http.MethodGet, "/task/{id}", "/task/"+greetID, "eve", "", http.StatusForbidden)

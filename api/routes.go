@@ -64,6 +64,7 @@ const (
 	tagTemplate   = "04 - template"
 	tagFunction   = "05 - function"
 	tagMisc       = "x-misc"
+	tagCallback   = "callback"
 )
 
 // handlerFunc serves one route. id is the caller (the zero Identity on
@@ -86,6 +87,16 @@ func (s *server) routes() []route {
 			Body: service.CreateTaskRequest{}, Response: service.Task{},
 		}, s.createTask},
 		{Route{
+			Method: http.MethodPost, Pattern: "/batch", OperationID: "BatchCreateTask", Tag: tagTask,
+			Auth: true, Maintenance: true, Status: http.StatusCreated,
+			Body: service.CreateBatchRequest{}, Response: service.Batch{},
+		}, s.createBatch},
+		{Route{
+			Method: http.MethodPost, Pattern: "/unsecured/callback/{id}", OperationID: "HandleCallback", Tag: tagCallback,
+			Maintenance: true, Status: http.StatusOK, Body: map[string]any{}, Response: service.CallbackMessage{},
+			Query: []QueryParam{{Name: "t", Value: ""}},
+		}, s.handleCallback},
+		{Route{
 			Method: http.MethodGet, Pattern: "/task", OperationID: "ListTasks", Tag: tagTask,
 			Auth: true, Status: http.StatusOK, Response: []service.Task{},
 			Query: append([]QueryParam{
@@ -106,6 +117,25 @@ func (s *server) routes() []route {
 			Method: http.MethodDelete, Pattern: "/task/{id}", OperationID: "DeleteTask", Tag: tagTask,
 			Auth: true, Admin: true, Maintenance: true, Status: http.StatusNoContent,
 		}, s.deleteTask},
+		{Route{
+			Method: http.MethodPut, Pattern: "/task/{id}", OperationID: "EditTask", Tag: tagTask,
+			Auth: true, Maintenance: true, Status: http.StatusOK,
+			Body: service.EditTaskRequest{}, Response: service.Task{},
+		}, s.editTask},
+		{Route{
+			Method: http.MethodGet, Pattern: "/task/{id}/audit", OperationID: "ListTaskAudit", Tag: tagTask,
+			Auth: true, Status: http.StatusOK, Response: []service.AuditEntry{}, Query: pagingParams(),
+		}, s.listTaskAudit},
+		{Route{
+			Method: http.MethodPut, Pattern: "/resolution/{id}", OperationID: "EditTaskResolution", Tag: tagResolution,
+			Auth: true, Admin: true, Maintenance: true, Status: http.StatusNoContent,
+			Body: service.EditResolutionRequest{},
+		}, s.editResolution},
+		{Route{
+			Method: http.MethodPut, Pattern: "/resolution/{id}/step/{stepName}", OperationID: "EditTaskResolutionStep",
+			Tag: tagResolution, Auth: true, Admin: true, Maintenance: true, Status: http.StatusNoContent,
+			Body: template.Step{},
+		}, s.editResolutionStep},
 		{Route{
 			Method: http.MethodPost, Pattern: "/task/{id}/comment", OperationID: "AddTaskComment", Tag: tagComment,
 			Auth: true, Maintenance: true, Status: http.StatusCreated,
@@ -178,6 +208,10 @@ func (s *server) routes() []route {
 			Method: http.MethodGet, Pattern: "/function/{name}", OperationID: "GetFunction", Tag: tagFunction,
 			Auth: true, Status: http.StatusOK, Response: template.Function{},
 		}, s.getFunction},
+		{Route{
+			Method: http.MethodPost, Pattern: "/key-rotate", OperationID: "ReencryptData", Tag: tagMisc,
+			Auth: true, Admin: true, Status: http.StatusOK,
+		}, s.reencryptData},
 		{Route{
 			Method: http.MethodGet, Pattern: "/meta", OperationID: "GetMetadata", Tag: tagMisc,
 			Auth: true, Status: http.StatusOK, Response: service.Meta{},

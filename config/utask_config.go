@@ -138,6 +138,11 @@ type ServerOptions struct {
 	// MaxBodyBytes limits request bodies, clamped to [1024, 10485760]; 0 in the item means the
 	// default. Defaults to 262144.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// MaxConcurrentRequests caps the API reads served at once, and the
+	// writes at half of it; the others wait a moment, then are answered 503
+	// with Retry-After. 0 in the item sizes it from the database connection
+	// pool; negative means no cap. Defaults to 0.
+	MaxConcurrentRequests int `json:"max_concurrent_requests"`
 }
 
 // ParseUtaskConfig decodes raw (JSON; "" means all defaults), applies defaults and validates.
@@ -317,6 +322,10 @@ func decodeServerOptions(root jsonObject) (ServerOptions, error) {
 
 	var opts ServerOptions
 	if _, err := obj.decode("server_options.", "max_body_bytes", &opts.MaxBodyBytes); err != nil {
+		return ServerOptions{}, err
+	}
+
+	if _, err := obj.decode("server_options.", "max_concurrent_requests", &opts.MaxConcurrentRequests); err != nil {
 		return ServerOptions{}, err
 	}
 

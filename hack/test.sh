@@ -45,4 +45,5 @@ if [[ $fuzztime != 0 ]]; then
 	echo "== fuzz ($fuzztime each)"
 	go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" ./template/
 	go test -run '^$' -fuzz '^FuzzRender$' -fuzztime "$fuzztime" ./values/
+	go test -run '^$' -fuzz '^FuzzRequestDecoding$' -fuzztime "$fuzztime" ./api/
 fi

@@ -58,7 +58,7 @@ type LocalResult struct {
 // RunLocal runs one template once, in this process, on a throwaway store
 // that is removed afterwards: a dry run for template authors.
 func RunLocal(ctx context.Context, opts LocalOptions) (*LocalResult, error) {
-	registry, err := BuiltinActions(opts.ScriptsPath)
+	registry, err := OfflineActions(opts.ScriptsPath)
 	if err != nil {
 		return nil, err
 	}

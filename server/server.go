@@ -16,11 +16,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/utask/utask/action"
+	"github.com/utask/utask/action/batch"
+	"github.com/utask/utask/action/callback"
 	"github.com/utask/utask/action/echo"
 	"github.com/utask/utask/action/email"
 	httpaction "github.com/utask/utask/action/http"
@@ -31,9 +34,11 @@ import (
 	"github.com/utask/utask/action/tag"
 	"github.com/utask/utask/api"
 	"github.com/utask/utask/auth"
+	"github.com/utask/utask/compress"
 	"github.com/utask/utask/config"
 	"github.com/utask/utask/crypt"
 	"github.com/utask/utask/engine"
+	"github.com/utask/utask/metrics"
 	"github.com/utask/utask/resource"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/store"
@@ -74,6 +79,7 @@ type Server struct {
 	http     *http.Server
 	listener net.Listener
 	served   chan error
+	metrics  *metrics.Metrics
 }
 
 // DefaultDatabaseFile is the embedded database's file name under the working
@@ -110,6 +116,18 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err := registry.Register(subtask.Name, subtask.New(tasks)); err != nil {
 		return nil, err
 	}
+	batches := &lateBatches{}
+	if err := registry.Register(batch.Name, batch.New(batches)); err != nil {
+		return nil, err
+	}
+	urls, err := callbackURLs(items, cfg.BaseURL, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	callbacks := &lateCallbacks{}
+	if err := registry.Register(callback.Name, callback.New(callbacks, urls)); err != nil {
+		return nil, err
+	}
 	if opts.Actions != nil {
 		if err := opts.Actions(registry); err != nil {
 			return nil, fmt.Errorf("register actions: %w", err)
@@ -131,6 +149,13 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	var db store.Store
 	var dbLabel string
+	stepsCompression, err := compress.Parse(cfg.StepsCompressionAlgorithm)
+	if err != nil {
+		return nil, fmt.Errorf("configuration item %q: steps_compression_algorithm: %w", config.UtaskConfigKey, err)
+	}
+	// poolSize sizes the API's admission limit: the embedded store has four
+	// reader connections and its one writer.
+	poolSize := 5
 	if pgURL != "" {
 		keys := items.GetAll("encryption-key")
 		if len(keys) == 0 {
@@ -140,17 +165,22 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("configuration item \"encryption-key\": %w", err)
 		}
-		pg, err := postgres.Open(ctx, postgres.Config{URL: pgURL, Sealer: keyring, Logger: log, MaxConns: int32(cfg.DatabaseConfig.MaxOpenConns)})
+		pg, err := postgres.Open(ctx, postgres.Config{URL: pgURL, Sealer: keyring, Logger: log, MaxConns: int32(cfg.DatabaseConfig.MaxOpenConns),
+			StepsCompression: stepsCompression})
 		if err != nil {
 			return nil, fmt.Errorf("configuration item %q: open PostgreSQL store: %w", dbKey, err)
 		}
 		db, dbLabel = pg, "postgresql"
+		poolSize = cfg.DatabaseConfig.MaxOpenConns
+		if poolSize == 0 {
+			poolSize = config.DefaultMaxOpenConns // the store's pool size for 0
+		}
 	} else {
 		keyring, err := loadKeyring(items, dbPath, log)
 		if err != nil {
 			return nil, err
 		}
-		lite, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log})
+		lite, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Sealer: keyring, Logger: log, StepsCompression: stepsCompression})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -175,6 +205,17 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		versions[t.Name] = id
 		log.Info("loaded task template", "template_name", t.Name)
 	}
+	// A template whose file is gone while tasks still use it stays,
+	// archived: readable, hidden, blocked.
+	templates := service.NewTemplates(tmpls, versions)
+	archived, err := templates.LoadArchived(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range archived {
+		log.Info("archived task template", "template_name", a.Template.Name)
+	}
+	templates = templates.WithArchived(archived)
 
 	instanceID, err := db.InstanceRegister(ctx, time.Now())
 	if err != nil {
@@ -186,7 +227,12 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("utask-cfg resource_limits: %w", err)
 	}
+	mx, err := metrics.New(metrics.Config{Count: metrics.StateCounts(db.TaskCountByState), Store: db, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	eng, err := engine.New(engine.Config{
+		Events:                  mx.Observe,
 		Resources:               limiter,
 		Store:                   db,
 		Catalog:                 catalog,
@@ -233,7 +279,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	svc := service.New(service.Config{
 		Store:     db,
 		Runner:    runner{eng},
-		Templates: service.NewTemplates(tmpls, versions),
+		Templates: templates,
 		Policy:    auth.Policy{AdminUsernames: cfg.AdminUsernames, AdminGroups: cfg.AdminGroups},
 		Values: func() *values.Values {
 			v := values.New(valuesOpts)
@@ -249,8 +295,11 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		Version:         opts.Version,
 		Commit:          opts.Commit,
 		Functions:       functions,
+		Catalog:         catalog,
 	})
 	tasks.set(svc.Subtasks())
+	batches.set(svc.Batches())
+	callbacks.set(svc.Callbacks())
 	handler := api.New(api.Config{
 		Service:      svc,
 		Provider:     auth.NewDefaultProvider(basic, groups),
@@ -260,6 +309,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		Ping:         db.Ping,
 
 		APIPathPrefix: cfg.DashboardAPIPathPrefix,
+		Admission:     api.AdmissionFor(cfg.ServerOptions.MaxConcurrentRequests, poolSize),
 	})
 
 	ln := opts.Listener
@@ -274,9 +324,11 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		db:       db,
 		engine:   eng,
 		listener: ln,
-		http:     &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: withMetrics(handler, mx.Handler()), ReadHeaderTimeout: 10 * time.Second},
 		served:   make(chan error, 1),
+		metrics:  mx,
 	}
+	mx.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
 	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbLabel, "instance_id", instanceID)
 	return s, nil
@@ -341,12 +393,26 @@ func (s *Server) Wait(ctx context.Context) error {
 func (s *Server) Stop(ctx context.Context) error {
 	s.log.Info("shutting down")
 	err := s.http.Shutdown(ctx)
+	s.metrics.Stop()
 	s.engine.Stop()
 	if cerr := s.db.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	s.log.Info("bye")
 	return err
+}
+
+// withMetrics serves GET /metrics with metricsHandler, beside the API:
+// without identity, audit line nor admission limit.
+func withMetrics(apiHandler, metricsHandler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			metricsHandler.ServeHTTP(w, r)
+
+			return
+		}
+		apiHandler.ServeHTTP(w, r)
+	})
 }
 
 // alwaysConcealed are the items templates never read: the keys and the
@@ -433,4 +499,116 @@ func getenv(environ []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// callbackURLs returns where the URLs of callbacks point: the
+// callback-config item, else the base_url of utask-cfg. With neither, a
+// server set up with nothing still works for callers on its own host: the
+// URLs point at the loopback address on the port it listens on, and a
+// warning says to configure the public one.
+func callbackURLs(items *config.Store, baseURL string, opts Options, log *slog.Logger) (callback.URLs, error) {
+	cc, err := items.CallbackConfig()
+	if err != nil {
+		return callback.URLs{}, err
+	}
+	if cc != nil {
+		return callback.URLs{BaseURL: cc.BaseURL, PathPrefix: cc.PathPrefix}, nil
+	}
+	if baseURL != "" {
+		return callback.URLs{BaseURL: strings.TrimSuffix(baseURL, "/")}, nil
+	}
+	port := strconv.Itoa(opts.Flags.HTTPPort)
+	if opts.Listener != nil {
+		if _, p, err := net.SplitHostPort(opts.Listener.Addr().String()); err == nil {
+			port = p
+		}
+	}
+	local := "http://" + net.JoinHostPort("127.0.0.1", port)
+	log.Warn("callback URLs point at this host only: set base_url in the callback-config or utask-cfg item",
+		"callback_base_url", local)
+	return callback.URLs{BaseURL: local}, nil
+}
+
+// lateBatches is the batch action's access to tasks, plugged in once the
+// service exists (see lateTasks).
+type lateBatches struct {
+	mu    sync.RWMutex
+	tasks batch.Tasks
+}
+
+func (l *lateBatches) set(t batch.Tasks) {
+	l.mu.Lock()
+	l.tasks = t
+	l.mu.Unlock()
+}
+
+func (l *lateBatches) get() (batch.Tasks, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.tasks == nil {
+		return nil, errNotReady
+	}
+	return l.tasks, nil
+}
+
+func (l *lateBatches) PopulateBatch(ctx context.Context, req batch.PopulateRequest) error {
+	t, err := l.get()
+	if err != nil {
+		return err
+	}
+	return t.PopulateBatch(ctx, req)
+}
+
+func (l *lateBatches) RunningTasks(ctx context.Context, batchID string) (int, error) {
+	t, err := l.get()
+	if err != nil {
+		return 0, err
+	}
+	return t.RunningTasks(ctx, batchID)
+}
+
+func (l *lateBatches) ExtendRunMax(ctx context.Context, resolutionID, stepName string) error {
+	t, err := l.get()
+	if err != nil {
+		return err
+	}
+	return t.ExtendRunMax(ctx, resolutionID, stepName)
+}
+
+// lateCallbacks is the callback action's access to callbacks, plugged in
+// once the service exists (see lateTasks).
+type lateCallbacks struct {
+	mu    sync.RWMutex
+	store callback.Store
+}
+
+func (l *lateCallbacks) set(s callback.Store) {
+	l.mu.Lock()
+	l.store = s
+	l.mu.Unlock()
+}
+
+func (l *lateCallbacks) get() (callback.Store, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.store == nil {
+		return nil, errNotReady
+	}
+	return l.store, nil
+}
+
+func (l *lateCallbacks) CreateCallback(ctx context.Context, taskID string, schema []byte) (*callback.Callback, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.CreateCallback(ctx, taskID, schema)
+}
+
+func (l *lateCallbacks) Callback(ctx context.Context, id string) (*callback.Callback, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Callback(ctx, id)
 }

@@ -166,6 +166,10 @@ func (s *Service) CreateComment(ctx context.Context, id auth.Identity, taskID st
 		return nil, err
 	}
 
+	if err := s.audit(ctx, tx, id, OpAddComment, t, "", map[string]any{"comment_id": c.PublicID}); err != nil {
+		return nil, err
+	}
+
 	if err := tx.Commit(ctx); err != nil {
 		return nil, wrap(KindInternal, "commit comment", err)
 	}
@@ -230,6 +234,10 @@ func (s *Service) UpdateComment(ctx context.Context, id auth.Identity, taskID, c
 				return storeError("Failed to update comment", err)
 			}
 
+			if err := s.auditComment(ctx, tx, id, OpEditComment, c); err != nil {
+				return err
+			}
+
 			out = commentView(c)
 
 			return nil
@@ -247,6 +255,10 @@ func (s *Service) DeleteComment(ctx context.Context, id auth.Identity, taskID, c
 		func(tx store.Tx, c *store.Comment) error {
 			if err := tx.CommentDelete(ctx, c.ID); err != nil {
 				return storeError("Failed to delete comment", err)
+			}
+
+			if err := s.auditComment(ctx, tx, id, OpDeleteComment, c); err != nil {
+				return err
 			}
 
 			return nil
@@ -357,6 +369,10 @@ func (s *Service) DeleteTask(ctx context.Context, id auth.Identity, taskID strin
 	if err := tx.Commit(ctx); err != nil {
 		return wrap(KindInternal, "commit task deletion", err)
 	}
+
+	// A deleted subtask or batch task will never end: its parent must not
+	// wait for it.
+	s.wakeParent(ctx, t)
 
 	return nil
 }

@@ -54,6 +54,11 @@ func (s *Service) WontfixTask(ctx context.Context, id auth.Identity, publicID st
 		return err
 	}
 
+	if err := s.audit(ctx, tx, id, OpCancelTask, t, t.ResolutionPublicID,
+		map[string]any{"old_state": state.TaskTodo, "new_state": state.TaskWontfix}); err != nil {
+		return err
+	}
+
 	if err := tx.Commit(ctx); err != nil {
 		return wrap(KindInternal, "commit task state", err)
 	}
@@ -72,6 +77,12 @@ func (s *Service) wakeParent(ctx context.Context, t *store.Task) {
 	parent := t.Tags[ParentTaskTag]
 	if parent == "" {
 		return
+	}
+	if t.Batch != "" {
+		// A batch's parent waits for the last of its tasks.
+		if n, err := s.cfg.Store.BatchCountRunning(ctx, t.Batch); err == nil && n > 0 {
+			return
+		}
 	}
 	p, err := s.cfg.Store.TaskGet(ctx, parent)
 	if err != nil || p.ResolutionPublicID == "" {
@@ -220,6 +231,7 @@ func (s *Service) changeResolution(ctx context.Context, id auth.Identity, public
 	}
 
 	taskBefore := *t
+	oldState := r.State
 
 	if err := change(r, t, tt); err != nil {
 		return err
@@ -236,6 +248,11 @@ func (s *Service) changeResolution(ctx context.Context, id auth.Identity, public
 	}
 
 	if _, err := s.insertComment(ctx, tx, t, id, comment); err != nil {
+		return err
+	}
+
+	if err := s.audit(ctx, tx, id, changeOperation(comment), t, r.PublicID,
+		map[string]any{"old_state": oldState, "new_state": r.State}); err != nil {
 		return err
 	}
 

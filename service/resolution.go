@@ -56,18 +56,18 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 		return nil, Errorf(KindForbidden, "You are not allowed to resolve this task")
 	}
 
+	var previous string
 	if req.StartOver {
-		// TODO: starting over needs the old resolution and its steps to be
-		// deleted, which the store cannot do yet; add ResolutionDelete to
-		// store.Tx and implement the checks of the start_over flag.
-		return nil, Errorf(KindBadRequest, "can't start over a task: not supported yet")
+		if previous, err = s.startOver(ctx, tx, admin, tt, t); err != nil {
+			return nil, err
+		}
 	}
 
 	if t.State == state.TaskWontfix {
 		return nil, Errorf(KindBadRequest, "Failed to create Resolution: Task is in state %s", t.State)
 	}
 
-	if t.ResolutionPublicID != "" || found.ResolutionPublicID != "" {
+	if t.ResolutionPublicID != "" || (!req.StartOver && found.ResolutionPublicID != "") {
 		return nil, errResolutionExists()
 	}
 
@@ -107,6 +107,15 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 		}
 
 		return nil, storeError("Failed to create Resolution", err)
+	}
+
+	detail := map[string]any{"resolver_input_keys": sortedKeys(req.ResolverInputs), "start_over": req.StartOver}
+	if previous != "" {
+		detail["previous_resolution_id"] = previous
+	}
+
+	if err := s.audit(ctx, tx, id, OpCreateResolution, t, r.PublicID, detail); err != nil {
+		return nil, err
 	}
 
 	if err := tx.Commit(ctx); err != nil {
@@ -176,7 +185,8 @@ func (s *Service) RunResolution(ctx context.Context, id auth.Identity, publicID 
 		return Errorf(KindForbidden, "You are not allowed to run this resolution")
 	}
 
-	if err := s.writeComment(ctx, t, id, commentRan); err != nil {
+	if err := s.writeAuditedComment(ctx, t, id, commentRan, OpRunResolution, r.PublicID,
+		map[string]any{"state": r.State}); err != nil {
 		return err
 	}
 

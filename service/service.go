@@ -59,6 +59,10 @@ type Config struct {
 	Functions map[string]*template.Function
 	// Policy holds the administrators.
 	Policy auth.Policy
+	// Catalog holds the actions and functions that steps edited by an
+	// administrator are validated against. Nil means a catalog of
+	// Functions only, where no step using a plugin action validates.
+	Catalog *template.Catalog
 	// Values returns a fresh data tree with .config set, used to template
 	// titles and tags at task creation. Defaults to an empty tree.
 	Values func() *values.Values

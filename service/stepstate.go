@@ -72,6 +72,10 @@ func (s *Service) SetStepState(ctx context.Context, id auth.Identity, publicID, 
 	if _, err := s.insertComment(ctx, tx, t, id, msg); err != nil {
 		return err
 	}
+	if err := s.audit(ctx, tx, id, OpEditResolutionStepState, t, locked.PublicID,
+		map[string]any{"step": stepName, "old_state": old, "new_state": req.State}); err != nil {
+		return err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return wrap(KindInternal, "commit step state", err)
 	}

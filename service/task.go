@@ -67,6 +67,24 @@ func (s *Service) createTaskAs(ctx context.Context, id auth.Identity, req Create
 // it is a subtask of. trusted skips the check that only owners and admins
 // set resolvers.
 func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTaskRequest, parent string, trusted bool) (*Task, error) {
+	nt, err := s.prepareTask(id, req, parent, trusted)
+	if err != nil {
+		return nil, err
+	}
+
+	return s.storeNewTask(ctx, id, nt, req.Comment)
+}
+
+// newTask is a task ready to be stored, with its resolution when it runs
+// without a human (nil otherwise).
+type newTask struct {
+	task *store.Task
+	res  *store.Resolution
+}
+
+// prepareTask validates a task creation request and builds the task and, by
+// the auto-run rules, its resolution, without storing anything.
+func (s *Service) prepareTask(id auth.Identity, req CreateTaskRequest, parent string, trusted bool) (*newTask, error) {
 	tt, version, ok := s.cfg.Templates.Get(req.TemplateName)
 	if !ok {
 		return nil, Errorf(KindNotFound, "template not found: %s", req.TemplateName)
@@ -140,7 +158,15 @@ func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTa
 		res = s.autorunResolution(t, tt, now, delay)
 	}
 
-	comment, err := s.insertTask(ctx, t, res, id, req.Comment)
+	return &newTask{task: t, res: res}, nil
+}
+
+// storeNewTask stores a prepared task with its comment (when not empty) and
+// resolution, then launches or schedules the resolution.
+func (s *Service) storeNewTask(ctx context.Context, id auth.Identity, nt *newTask, commentText string) (*Task, error) {
+	t, res := nt.task, nt.res
+
+	comment, err := s.insertTask(ctx, t, res, id, commentText)
 	if err != nil {
 		return nil, err
 	}
@@ -149,13 +175,7 @@ func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTa
 	// notification is sent, because there is no notifier yet; send them
 	// after the commit of insertTask once one exists.
 
-	switch {
-	case res == nil:
-	case res.State == state.ResAutorunning:
-		s.cfg.Runner.Launch(res.PublicID)
-	default:
-		s.cfg.Runner.Wake()
-	}
+	s.startResolution(res)
 
 	v := taskView(t)
 	if comment != nil {
@@ -163,6 +183,18 @@ func (s *Service) createTask(ctx context.Context, id auth.Identity, req CreateTa
 	}
 
 	return v, nil
+}
+
+// startResolution starts the new resolution res, claimed by this instance,
+// or tells the engine of it when it is delayed; nil does nothing.
+func (s *Service) startResolution(res *store.Resolution) {
+	switch {
+	case res == nil:
+	case res.State == state.ResAutorunning:
+		s.cfg.Runner.Launch(res.PublicID)
+	default:
+		s.cfg.Runner.Wake()
+	}
 }
 
 // checkComment validates the optional comment of a new task.
@@ -264,11 +296,35 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
 
+	c, err := s.insertTaskTx(ctx, tx, t, res, id, comment)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		return nil, wrap(KindInternal, "commit new task", err)
+	}
+
+	if res != nil {
+		t.ResolutionPublicID = res.PublicID
+		t.ResolverUsername = res.ResolverUsername
+	}
+
+	return c, nil
+}
+
+// insertTaskTx is insertTask within tx, which the caller commits.
+func (s *Service) insertTaskTx(ctx context.Context, tx store.Tx, t *store.Task, res *store.Resolution,
+	id auth.Identity, comment string,
+) (*store.Comment, error) {
 	if err := tx.TaskInsert(ctx, t); err != nil {
 		return nil, storeError("Failed to create new Task", err)
 	}
 
-	var c *store.Comment
+	var (
+		c   *store.Comment
+		err error
+	)
 	if comment != "" {
 		if c, err = s.insertComment(ctx, tx, t, id, comment); err != nil {
 			return nil, err
@@ -282,13 +338,8 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 		}
 	}
 
-	if err := tx.Commit(ctx); err != nil {
-		return nil, wrap(KindInternal, "commit new task", err)
-	}
-
-	if res != nil {
-		t.ResolutionPublicID = res.PublicID
-		t.ResolverUsername = res.ResolverUsername
+	if err := s.audit(ctx, tx, id, OpCreateTask, t, resolutionIDOf(res), createTaskDetail(t, c)); err != nil {
+		return nil, err
 	}
 
 	return c, nil
@@ -440,9 +491,11 @@ func (s *Service) ListTasks(ctx context.Context, id auth.Identity, req ListTasks
 	f.Tags = tags
 
 	if req.Batch != "" {
-		// TODO: batches are not stored yet, so every batch id is unknown;
-		// filter on the batch once the store keeps them.
-		return nil, Errorf(KindNotFound, "Failed to load batch from public id: not found")
+		if err := s.checkBatch(ctx, req.Batch); err != nil {
+			return nil, err
+		}
+
+		f.Batch = req.Batch
 	}
 
 	if req.Last != "" {

@@ -37,6 +37,8 @@ type Task struct {
 	LastStart        *time.Time     `json:"last_start,omitempty"`
 	LastStop         *time.Time     `json:"last_stop,omitempty"`
 	ResolverUsername string         `json:"resolver_username,omitempty"`
+	// Batch is the public id of the batch the task belongs to.
+	Batch string `json:"batch,omitempty"`
 	// Comments are only in single-task responses.
 	Comments []*Comment `json:"comments,omitempty"`
 	// Errors lists, for a BLOCKED task, the steps in CLIENT_ERROR.
@@ -122,6 +124,7 @@ func taskView(t *store.Task) *Task {
 		LastStart:         t.LastStart,
 		LastStop:          t.LastStop,
 		ResolverUsername:  t.ResolverUsername,
+		Batch:             t.Batch,
 	}
 }
 

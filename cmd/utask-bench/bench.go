@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -26,7 +27,12 @@ const (
 	kindTransport = "transport"
 	kindDecode    = "decode"
 	kindTimeout   = "timeout"
+	kindHang      = "hang"
 )
+
+// defaultHangTimeout is how long a request may go unanswered before it
+// counts as a hang, when options.hangTimeout is not set.
+const defaultHangTimeout = 30 * time.Second
 
 // drainGrace bounds how long the tasks still in flight when the duration
 // ends may take to finish before the run stops waiting for them.
@@ -87,8 +93,11 @@ func bench(ctx context.Context, opts options, log *slog.Logger, progress io.Writ
 	defer transport.CloseIdleConnections()
 	l := &loader{
 		opts:   opts,
-		client: &http.Client{Transport: transport, Timeout: 30 * time.Second},
+		client: &http.Client{Transport: transport, Timeout: opts.hangTimeout},
 		stats:  newStats(),
+	}
+	if l.client.Timeout <= 0 {
+		l.client.Timeout = defaultHangTimeout
 	}
 
 	// create stops when the duration is over (or on ctx); poll stops
@@ -116,6 +125,12 @@ func bench(ctx context.Context, opts options, log *slog.Logger, progress io.Writ
 	if opts.progress > 0 {
 		timers.Go(func() { l.reportProgress(pollCtx, began, progress) })
 	}
+	var rss *rssSampler
+	if len(opts.serverPIDs) > 0 && opts.rssEvery > 0 {
+		rss = newRSSSampler(opts.serverPIDs, began, opts.tasks, opts.duration, l.stats.completed)
+		rss.sample(time.Now())
+		timers.Go(func() { rss.run(pollCtx, opts.rssEvery) })
+	}
 
 	var workers sync.WaitGroup
 	for range opts.concurrency {
@@ -126,6 +141,9 @@ func bench(ctx context.Context, opts options, log *slog.Logger, progress io.Writ
 	stopCreate()
 	stopPoll()
 	timers.Wait()
+	if rss != nil {
+		rss.sample(time.Now())
+	}
 
 	endServer, err := sampleCPU(opts.serverPIDs, false)
 	if err != nil {
@@ -156,6 +174,11 @@ func bench(ctx context.Context, opts options, log *slog.Logger, progress io.Writ
 	rep.Postgres = cpuReport(pgPIDs, startPG, endPG, rep.Completed)
 	rep.Server.CPUUtilization = busyCores(rep.Server.CPUSeconds, elapsed)
 	rep.Postgres.CPUUtilization = busyCores(rep.Postgres.CPUSeconds, elapsed)
+	if rss != nil {
+		rep.Server.RSSSamples, rep.Server.RSSMilestones = rss.result()
+	}
+	rep.BusyStatus = opts.busyStatus
+	rep.Unexpected = unexpectedAnswers(rep.Answers, opts.busyStatus)
 	return rep, nil
 }
 
@@ -276,15 +299,17 @@ func (l *loader) call(ctx context.Context, method, u string, body []byte, out an
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	start := time.Now()
 	resp, err := l.client.Do(req)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %w", errTransport, err)
+		return 0, 0, l.failedCall(ctx, start, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: read body: %w", errTransport, err)
+		return 0, 0, l.failedCall(ctx, start, fmt.Errorf("read body: %w", err))
 	}
+	l.stats.addAnswer(strconv.Itoa(resp.StatusCode), time.Since(start))
 	if resp.StatusCode/100 != 2 {
 		return resp.StatusCode, retryPause(resp.Header.Get("Retry-After")), nil
 	}
@@ -292,6 +317,22 @@ func (l *loader) call(ctx context.Context, method, u string, body []byte, out an
 		return 0, 0, fmt.Errorf("%w: %w", errDecode, err)
 	}
 	return resp.StatusCode, 0, nil
+}
+
+// failedCall records a request that got no answer, unless the run was
+// ending (ctx), and returns its error: a hang when the client's timeout cut
+// it, a transport error otherwise.
+func (l *loader) failedCall(ctx context.Context, start time.Time, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errTransport, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		l.stats.addAnswer(kindHang, time.Since(start))
+		return fmt.Errorf("%w: %w", errHang, err)
+	}
+	l.stats.addAnswer(kindTransport, time.Since(start))
+	return fmt.Errorf("%w: %w", errTransport, err)
 }
 
 // retryPause turns a Retry-After header into a pause: its seconds, capped at

@@ -4,7 +4,14 @@
 //
 //	utask-bench -url http://127.0.0.1:8081 -user bench -template bench-three-echo \
 //	    -concurrency 16 -duration 30s [-tasks N] [-server-pid PID,...] \
-//	    [-postgres-pids auto|PID,...] [-json]
+//	    [-postgres-pids auto|PID,...] [-json] [-hang-timeout 30s] [-rss-every 1s]
+//
+// -clients is another name of -concurrency: `-clients 1000 -duration 1m` is
+// the load test of back-pressure. Every request is counted by its status;
+// the run exits 3 when one got neither a 2xx nor the back-pressure status
+// (-busy-status, 503), none at all within -hang-timeout, or when a task did
+// not end. With -server-pid, the servers' RSS is read every -rss-every and
+// reported at 0, 25, 50, 75 and 100 % of the run.
 //
 // Each worker creates a task (POST /task), then polls it (GET /task/{id})
 // until it is DONE, and starts the next one. A comma-separated -url list is
@@ -19,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -47,6 +55,9 @@ type options struct {
 	pgPIDs      []int
 	progress    time.Duration
 	asJSON      bool
+	hangTimeout time.Duration
+	busyStatus  int
+	rssEvery    time.Duration
 }
 
 func main() {
@@ -58,7 +69,9 @@ func main() {
 
 // run parses args, runs the load and prints the report; it returns the exit
 // code: 0 when the run went through, 1 when it could not, 2 on a bad command
-// line.
+// line, 3 when it went through but a request was answered with neither a
+// 2xx nor the back-pressure status, or not at all (a hang, a transport
+// error), or a task did not end in time.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts, err := parseOptions(args, stderr)
 	if err != nil {
@@ -81,9 +94,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			log.Error("write report", "error", err)
 			return 1
 		}
-		return 0
+	} else {
+		writeText(stdout, rep)
 	}
-	writeText(stdout, rep)
+	if !rep.clean() {
+		log.Error("run had failures", "unexpected_answers", rep.Unexpected, "errors", formatCounts(rep.Errors))
+		return 3
+	}
 	return 0
 }
 
@@ -100,6 +117,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&opts.template, "template", "bench-three-echo", "template of the tasks to create")
 	fs.StringVar(&inputJSON, "input", "{}", "task input, as a JSON object")
 	fs.IntVar(&opts.concurrency, "concurrency", 1, "number of workers, each with one task in flight")
+	fs.IntVar(&opts.concurrency, "clients", 1, "same as -concurrency")
 	fs.DurationVar(&opts.duration, "duration", 30*time.Second, "how long to create tasks (0: until -tasks are done)")
 	fs.IntVar(&opts.tasks, "tasks", 0, "stop after creating this many tasks (0: no limit)")
 	fs.DurationVar(&opts.pollEvery, "poll", time.Millisecond, "pause between two polls of a task")
@@ -108,6 +126,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&pgPIDs, "postgres-pids", "", `"auto" (every process named postgres) or comma-separated pids`)
 	fs.DurationVar(&opts.progress, "progress", 5*time.Second, "interval of the progress lines on stderr (0: none)")
 	fs.BoolVar(&opts.asJSON, "json", false, "print the final report as JSON")
+	fs.DurationVar(&opts.hangTimeout, "hang-timeout", defaultHangTimeout, "a request unanswered after this long is a hang")
+	fs.IntVar(&opts.busyStatus, "busy-status", http.StatusServiceUnavailable, "the back-pressure status the server may answer (any other non-2xx fails the run)")
+	fs.DurationVar(&opts.rssEvery, "rss-every", time.Second, "interval of the RSS samples of -server-pid (0: start and end only)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -133,6 +154,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if opts.tasks < 0 || opts.duration < 0 || opts.pollEvery < 0 || opts.taskTimeout <= 0 {
 		return options{}, fmt.Errorf("%w: negative -tasks, -duration or -poll, or no -task-timeout", errUsage)
+	}
+	if opts.hangTimeout <= 0 || opts.rssEvery < 0 {
+		return options{}, fmt.Errorf("%w: no -hang-timeout, or a negative -rss-every", errUsage)
+	}
+	if opts.busyStatus != http.StatusTooManyRequests && opts.busyStatus != http.StatusServiceUnavailable {
+		return options{}, fmt.Errorf("%w: -busy-status must be 429 or 503", errUsage)
 	}
 	var err error
 	if opts.serverPIDs, err = parsePIDs(serverPIDs); err != nil {

@@ -18,6 +18,7 @@ var (
 	errTransport = errors.New("transport")
 	errDecode    = errors.New("decode")
 	errTimeout   = errors.New("timeout")
+	errHang      = errors.New("hang")
 )
 
 // statusError is an answer with an unexpected HTTP status.
@@ -36,6 +37,8 @@ func kindOf(err error) string {
 		return kindDecode
 	case errors.Is(err, errTimeout):
 		return kindTimeout
+	case errors.Is(err, errHang):
+		return kindHang
 	default:
 		return kindTransport
 	}
@@ -48,11 +51,16 @@ type stats struct {
 	failed       map[string]int
 	errors       map[string]int
 	backPressure map[string]int
+	// answers counts every request by HTTP status, or kindTransport and
+	// kindHang for those without an answer; answerLat is how long each
+	// took.
+	answers   map[string]int
+	answerLat []time.Duration
 }
 
 // newStats returns empty stats.
 func newStats() *stats {
-	return &stats{failed: map[string]int{}, errors: map[string]int{}, backPressure: map[string]int{}}
+	return &stats{failed: map[string]int{}, errors: map[string]int{}, backPressure: map[string]int{}, answers: map[string]int{}}
 }
 
 // addDone records a task DONE after d.
@@ -60,6 +68,22 @@ func (s *stats) addDone(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latencies = append(s.latencies, d)
+}
+
+// addAnswer records one request: its status (or kind of failure) and how
+// long it took.
+func (s *stats) addAnswer(status string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answers[status]++
+	s.answerLat = append(s.answerLat, d)
+}
+
+// completed is the number of tasks DONE so far.
+func (s *stats) completed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.latencies)
 }
 
 // addFailed records a task that ended in a state other than DONE.
@@ -96,8 +120,17 @@ type report struct {
 	FailedByState  map[string]int   `json:"failed_by_state"`
 	Errors         map[string]int   `json:"errors"`
 	BackPressure   backPressureInfo `json:"back_pressure"`
-	Server         processReport    `json:"server"`
-	Postgres       processReport    `json:"postgres"`
+	// Answers counts every request by HTTP status ("transport" and "hang"
+	// for those without an answer); AnswerLatency is over every request.
+	Answers       map[string]int `json:"answers_by_status"`
+	AnswerLatency latencyReport  `json:"answer_latency_ms"`
+	// BusyStatus is the back-pressure status the run accepts; Unexpected
+	// counts the requests answered with neither a 2xx nor it, or not at
+	// all.
+	BusyStatus int           `json:"busy_status"`
+	Unexpected int           `json:"unexpected_answers"`
+	Server     processReport `json:"server"`
+	Postgres   processReport `json:"postgres"`
 }
 
 // latencyReport holds create-to-DONE latencies, in milliseconds.
@@ -122,6 +155,10 @@ type processReport struct {
 	CPUUtilization float64 `json:"cpu_cores_busy"`
 	RSSStartKB     []int64 `json:"rss_start_kb,omitempty"`
 	RSSEndKB       []int64 `json:"rss_end_kb,omitempty"`
+	// RSSSamples are the resident set sizes read during the run;
+	// RSSMilestones those at 0, 25, 50, 75 and 100 % of it.
+	RSSSamples    []rssSample `json:"rss_samples,omitempty"`
+	RSSMilestones []rssSample `json:"rss_milestones,omitempty"`
 }
 
 // report summarises the stats after elapsed.
@@ -131,9 +168,12 @@ func (s *stats) report(elapsed time.Duration) report {
 	failed := maps.Clone(s.failed)
 	errs := maps.Clone(s.errors)
 	bp := maps.Clone(s.backPressure)
+	answers := maps.Clone(s.answers)
+	answerLat := slices.Clone(s.answerLat)
 	s.mu.Unlock()
 
 	slices.Sort(lat)
+	slices.Sort(answerLat)
 	rep := report{
 		ElapsedSeconds: elapsed.Seconds(),
 		Completed:      len(lat),
@@ -141,19 +181,46 @@ func (s *stats) report(elapsed time.Duration) report {
 		Errors:         errs,
 		BackPressure:   backPressureInfo{Total: sumCounts(bp), ByStatus: bp},
 		Failed:         sumCounts(failed),
+		Answers:        answers,
+		AnswerLatency:  latencies(answerLat),
 	}
 	if elapsed > 0 {
 		rep.Throughput = float64(len(lat)) / elapsed.Seconds()
 	}
-	if len(lat) > 0 {
-		rep.Latency = latencyReport{
-			P50: toMs(percentile(lat, 50)),
-			P90: toMs(percentile(lat, 90)),
-			P99: toMs(percentile(lat, 99)),
-			Max: toMs(lat[len(lat)-1]),
+	rep.Latency = latencies(lat)
+	return rep
+}
+
+// clean tells whether every request was answered with a 2xx or the
+// back-pressure status and every task ended.
+func (r report) clean() bool {
+	return r.Unexpected == 0 && len(r.Errors) == 0
+}
+
+// latencies summarises sorted durations; all zero when there are none.
+func latencies(sorted []time.Duration) latencyReport {
+	if len(sorted) == 0 {
+		return latencyReport{}
+	}
+	return latencyReport{
+		P50: toMs(percentile(sorted, 50)),
+		P90: toMs(percentile(sorted, 90)),
+		P99: toMs(percentile(sorted, 99)),
+		Max: toMs(sorted[len(sorted)-1]),
+	}
+}
+
+// unexpectedAnswers counts the requests of answers that got neither a 2xx
+// status nor busy.
+func unexpectedAnswers(answers map[string]int, busy int) int {
+	n := 0
+	for status, count := range answers {
+		code, err := strconv.Atoi(status)
+		if err != nil || (code/100 != 2 && code != busy) {
+			n += count
 		}
 	}
-	return rep
+	return n
 }
 
 // percentile returns the p-th percentile of sorted by the nearest-rank
@@ -202,10 +269,17 @@ func writeText(w io.Writer, rep report) {
 	p("failed:        %d (%s)", rep.Failed, formatCounts(rep.FailedByState))
 	p("errors:        %d (%s)", sumCounts(rep.Errors), formatCounts(rep.Errors))
 	p("back-pressure: %d (%s)", rep.BackPressure.Total, formatCounts(rep.BackPressure.ByStatus))
+	p("answers:       %d (%s), %d unexpected (neither 2xx nor %d)", sumCounts(rep.Answers),
+		formatCounts(rep.Answers), rep.Unexpected, rep.BusyStatus)
+	p("per request:   p50 %s  p90 %s  p99 %s  slowest %s",
+		ms(rep.AnswerLatency.P50), ms(rep.AnswerLatency.P90), ms(rep.AnswerLatency.P99), ms(rep.AnswerLatency.Max))
 	if len(rep.Server.PIDs) > 0 {
 		p("server cpu:    %.3fs, %.3f ms/task, %.2f cores, pids %v", rep.Server.CPUSeconds,
 			rep.Server.CPUMsPerTask, rep.Server.CPUUtilization, rep.Server.PIDs)
 		p("server rss:    start %v kB, end %v kB", rep.Server.RSSStartKB, rep.Server.RSSEndKB)
+		for _, m := range rep.Server.RSSMilestones {
+			p("  rss at %3.0f%%: %v kB (%.1fs, %d tasks DONE)", m.Percent, m.RSSKB, m.ElapsedSeconds, m.Completed)
+		}
 	}
 	if len(rep.Postgres.PIDs) > 0 {
 		p("postgres cpu:  %.3fs, %.3f ms/task, %.2f cores, %d processes",

@@ -51,7 +51,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	registry, err := server.BuiltinActions(*scripts)
+	registry, err := server.OfflineActions(*scripts)
 	if err != nil {
 		fmt.Fprintln(stderr, "utask:", err)
 		return 1

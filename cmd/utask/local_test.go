@@ -52,3 +52,36 @@ func TestRunCommand(t *testing.T) {
 	require.Equal(t, 1, run(context.Background(), []string{"run", filepath.Join("..", "..", "templates", "hello-world.yaml"), "--input", "nope=1"}, &out, &errOut))
 	require.Contains(t, errOut.String(), `input "nope"`)
 }
+
+// Templates with subtask, batch and callback steps validate offline; a
+// local run of one fails those steps, saying they need a server.
+func TestOfflineActions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "needs-server.yaml")
+	require.NoError(t, os.WriteFile(tmpl, []byte(`
+name: needs-server
+description: steps that create tasks and callbacks
+title_format: needs a server
+steps:
+  child:
+    description: a subtask
+    action: {type: subtask, configuration: {template: needs-server}}
+  many:
+    description: a batch
+    action: {type: batch, configuration: {template_name: needs-server, json_inputs: '[{}]'}}
+  hook:
+    description: a callback
+    action: {type: callback, configuration: {action: create}}
+`), 0o600))
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"validate", tmpl}, &out, &errOut), out.String()+errOut.String())
+	require.Contains(t, out.String(), "1 template(s) valid")
+
+	out.Reset()
+	require.Equal(t, 1, run(context.Background(), []string{"run", tmpl}, &out, &errOut))
+	for _, step := range []string{"child", "many", "hook"} {
+		require.Contains(t, out.String(), "step "+step+" SERVER_ERROR: ", step)
+	}
+	require.Contains(t, out.String(), "this action needs a utask server")
+}
