@@ -148,7 +148,7 @@ func (e *Engine) startCycle(ctx context.Context, id string, claimed bool) (c *cy
 	if err != nil {
 		return nil, fmt.Errorf("load task: %w", err)
 	}
-	p, err := e.plan(ctx, task.TemplateVersion)
+	p, err := e.plan(ctx, tx, task.TemplateVersion)
 	if err != nil {
 		return nil, err
 	}

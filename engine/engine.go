@@ -454,15 +454,24 @@ func (e *Engine) releaseSlot() {
 	}
 }
 
-// plan returns the compiled plan of a template version.
-func (e *Engine) plan(ctx context.Context, versionID int64) (*plan, error) {
+// versionReader reads template versions: the store, or a transaction of
+// it.
+type versionReader interface {
+	TemplateVersionGet(ctx context.Context, id int64) ([]byte, error)
+}
+
+// plan returns the compiled plan of a template version, reading the version
+// through q when it is not cached yet. A cycle's transaction passes itself:
+// reading through the pool while holding one of its connections could wait
+// forever once every connection is held that way.
+func (e *Engine) plan(ctx context.Context, q versionReader, versionID int64) (*plan, error) {
 	e.plansMu.Lock()
 	p, ok := e.plans[versionID]
 	e.plansMu.Unlock()
 	if ok {
 		return p, nil
 	}
-	doc, err := e.cfg.Store.TemplateVersionGet(ctx, versionID)
+	doc, err := q.TemplateVersionGet(ctx, versionID)
 	if err != nil {
 		return nil, fmt.Errorf("load template version %d: %w", versionID, err)
 	}

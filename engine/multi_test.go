@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,12 @@ import (
 // (they share the catalog). mod tunes every engine's configuration.
 func pgBundles(t *testing.T, n int, mod func(*engine.Config)) []*testBundle {
 	t.Helper()
+	return pgBundlesWithPool(t, n, 8, mod)
+}
+
+// pgBundlesWithPool is pgBundles with maxConns connections per store.
+func pgBundlesWithPool(t *testing.T, n int, maxConns int32, mod func(*engine.Config)) []*testBundle {
+	t.Helper()
 	ctx := context.Background()
 	url := pgtest.FreshSchema(t)
 	sealer := storetest.NewSealer(t)
@@ -45,7 +52,7 @@ func pgBundles(t *testing.T, n int, mod func(*engine.Config)) []*testBundle {
 	cat := &template.Catalog{Actions: reg, Functions: fns, Templates: map[string]bool{}}
 	out := make([]*testBundle, n)
 	for i := range out {
-		db, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: sealer, Logger: logger, MaxConns: 8})
+		db, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: sealer, Logger: logger, MaxConns: maxConns})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
 		id, err := db.InstanceRegister(ctx, time.Now())
@@ -474,4 +481,37 @@ func TestNewRefusesIncoherentTimings(t *testing.T) {
 			require.ErrorContains(t, err, tc.wantErr)
 		})
 	}
+}
+
+// Cycles starting together, each with a template version not compiled yet,
+// never wait for a second connection while holding one: with a pool of two
+// they would otherwise wait for each other for good.
+func TestColdCyclesDoNotStarveThePool(t *testing.T) {
+	t.Parallel()
+	b := pgBundlesWithPool(t, 1, 2, nil)[0]
+	const n = 12
+	ids := make([]string, n)
+	for i := range ids {
+		_, ids[i] = b.create(t, fmt.Sprintf(`
+name: cold-%d
+description: a template of its own
+title_format: cold
+steps:
+  say:
+    description: say it
+    action: {type: echo, configuration: {output: "%d"}}
+`, i, i), nil)
+	}
+	for _, id := range ids {
+		b.engine.Launch(id)
+	}
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			res, err := b.db.ResolutionGet(context.Background(), id)
+			if err != nil || res.State != state.ResDone {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 10*time.Millisecond, "every cycle ended")
 }

@@ -19,7 +19,7 @@ func (e *Engine) Steps(ctx context.Context, r *store.Resolution) (map[string]*te
 	if err != nil {
 		return nil, err
 	}
-	p, err := e.plan(ctx, task.TemplateVersion)
+	p, err := e.plan(ctx, e.cfg.Store, task.TemplateVersion)
 	if err != nil {
 		return nil, err
 	}

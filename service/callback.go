@@ -73,7 +73,7 @@ func (s *Service) HandleCallback(ctx context.Context, publicID, token string, bo
 		return nil, Errorf(KindBadRequest, "callback has already been resolved")
 	}
 
-	t, err := s.cfg.Store.TaskGet(ctx, cb.TaskPublicID)
+	t, err := tx.TaskLock(ctx, cb.TaskID)
 	if err != nil {
 		return nil, wrap(KindBadRequest, "unable to fetch related task", err)
 	}

@@ -130,7 +130,7 @@ func (s *Service) loadVisibleTask(ctx context.Context, id auth.Identity, taskID,
 		return nil, err
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, s.cfg.Store, t)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func (s *Service) EditTask(ctx context.Context, id auth.Identity, publicID strin
 		return nil, storeError("Failed to load task from public id", err)
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, tx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (s *Service) EditTask(ctx context.Context, id auth.Identity, publicID strin
 		return nil, err
 	}
 
-	run, err := s.versionTemplate(ctx, t)
+	run, err := s.versionTemplate(ctx, tx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +325,7 @@ func (s *Service) editSteps(ctx context.Context, id auth.Identity, publicID, sin
 		return wrap(KindConflict, "Cannot update resolution", ErrResolutionBusy)
 	}
 
-	run, err := s.versionTemplate(ctx, t)
+	run, err := s.versionTemplate(ctx, tx, t)
 	if err != nil {
 		return err
 	}

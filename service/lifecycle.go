@@ -34,7 +34,7 @@ func (s *Service) WontfixTask(ctx context.Context, id auth.Identity, publicID st
 		return Errorf(KindBadRequest, "Can't set task's state to %s: task is in state %s", state.TaskWontfix, t.State)
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, tx, t)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Service) wakeParent(ctx context.Context, t *store.Task) {
 func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicID string, force bool) error {
 	admin := s.cfg.Policy.IsAdmin(id)
 
-	return s.changeResolution(ctx, id, publicID, commentPaused, func(r *store.Resolution, t *store.Task, tt *template.Template) error {
+	return s.changeResolution(ctx, id, publicID, commentPaused, func(_ store.Tx, r *store.Resolution, t *store.Task, tt *template.Template) error {
 		if !admin && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
 			return Errorf(KindForbidden, "You are not allowed to pause this task")
 		}
@@ -125,7 +125,7 @@ func (s *Service) PauseResolution(ctx context.Context, id auth.Identity, publicI
 // leaves it waiting).
 func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, publicID string) error {
 	var cancelled *store.Task
-	err := s.changeResolution(ctx, id, publicID, commentCancelled, func(r *store.Resolution, t *store.Task,
+	err := s.changeResolution(ctx, id, publicID, commentCancelled, func(_ store.Tx, r *store.Resolution, t *store.Task,
 		tt *template.Template,
 	) error {
 		cancelled = t
@@ -159,7 +159,7 @@ func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, public
 // grows by the template's retry_max (or DefaultRetryMax), the state becomes
 // ERROR with next_retry now, and the engine is woken to retry it.
 func (s *Service) ExtendResolution(ctx context.Context, id auth.Identity, publicID string) error {
-	err := s.changeResolution(ctx, id, publicID, commentExtended, func(r *store.Resolution, t *store.Task,
+	err := s.changeResolution(ctx, id, publicID, commentExtended, func(tx store.Tx, r *store.Resolution, t *store.Task,
 		tt *template.Template,
 	) error {
 		if !s.cfg.Policy.IsAdmin(id) && !auth.IsResolutionManager(id, tt, t, r.ResolverUsername) {
@@ -171,7 +171,7 @@ func (s *Service) ExtendResolution(ctx context.Context, id auth.Identity, public
 				state.ResBlockedMaxRetries)
 		}
 
-		run, err := s.versionTemplate(ctx, t)
+		run, err := s.versionTemplate(ctx, tx, t)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func isFinalOrRunning(st string) bool {
 // what was done. change sees the template that rules the task now; an error
 // it returns aborts the change.
 func (s *Service) changeResolution(ctx context.Context, id auth.Identity, publicID, comment string,
-	change func(r *store.Resolution, t *store.Task, tt *template.Template) error,
+	change func(tx store.Tx, r *store.Resolution, t *store.Task, tt *template.Template) error,
 ) error {
 	if err := checkPublicID("resolution", publicID); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (s *Service) changeResolution(ctx context.Context, id auth.Identity, public
 		return storeError("Failed to load task from public id", err)
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, tx, t)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (s *Service) changeResolution(ctx context.Context, id auth.Identity, public
 	taskBefore := *t
 	oldState := r.State
 
-	if err := change(r, t, tt); err != nil {
+	if err := change(tx, r, t, tt); err != nil {
 		return err
 	}
 

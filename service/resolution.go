@@ -46,7 +46,7 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 		return nil, Errorf(KindBadRequest, "can't start over a task that hasn't been resolved at least once")
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, tx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 		return nil, errResolutionExists()
 	}
 
-	run, err := s.versionTemplate(ctx, t)
+	run, err := s.versionTemplate(ctx, tx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (s *Service) GetResolution(ctx context.Context, id auth.Identity, publicID 
 		return nil, Errorf(KindForbidden, "Can't display resolution details")
 	}
 
-	run, err := s.versionTemplate(ctx, t)
+	run, err := s.versionTemplate(ctx, s.cfg.Store, t)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s *Service) loadResolutionAndTask(ctx context.Context, publicID string) (
 		return nil, nil, nil, storeError("Failed to load task from public id", err)
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, s.cfg.Store, t)
 	if err != nil {
 		return nil, nil, nil, err
 	}

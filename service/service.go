@@ -163,23 +163,30 @@ func (s *Service) loadResolution(ctx context.Context, publicID string) (*store.R
 // currentTemplate returns the template that rules task t now: the loaded
 // template of that name, or, when it is no longer loaded, the version the
 // task was created from.
-func (s *Service) currentTemplate(ctx context.Context, t *store.Task) (*template.Template, error) {
+func (s *Service) currentTemplate(ctx context.Context, q versionReader, t *store.Task) (*template.Template, error) {
 	if tt, _, ok := s.cfg.Templates.Get(t.TemplateName); ok {
 		return tt, nil
 	}
 
-	return s.versionTemplate(ctx, t)
+	return s.versionTemplate(ctx, q, t)
+}
+
+// versionReader reads template versions: the store, or the transaction in
+// progress (a transaction must not wait for a second connection of the
+// pool, which could all be held by transactions waiting the same way).
+type versionReader interface {
+	TemplateVersionGet(ctx context.Context, id int64) ([]byte, error)
 }
 
 // versionTemplate returns the template version task t was created from,
 // which holds the step definitions, base configurations and retry_max its
 // resolution runs with.
-func (s *Service) versionTemplate(ctx context.Context, t *store.Task) (*template.Template, error) {
+func (s *Service) versionTemplate(ctx context.Context, q versionReader, t *store.Task) (*template.Template, error) {
 	if tt, v, ok := s.cfg.Templates.Get(t.TemplateName); ok && v == t.TemplateVersion {
 		return tt, nil
 	}
 
-	doc, err := s.cfg.Store.TemplateVersionGet(ctx, t.TemplateVersion)
+	doc, err := q.TemplateVersionGet(ctx, t.TemplateVersion)
 	if err != nil {
 		return nil, wrap(KindInternal, fmt.Sprintf("load template %q version %d", t.TemplateName, t.TemplateVersion), err)
 	}

@@ -354,7 +354,7 @@ func (s *Service) GetTask(ctx context.Context, id auth.Identity, publicID string
 		return nil, err
 	}
 
-	tt, err := s.currentTemplate(ctx, t)
+	tt, err := s.currentTemplate(ctx, s.cfg.Store, t)
 	if err != nil {
 		return nil, err
 	}

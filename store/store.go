@@ -181,6 +181,10 @@ type Tx interface {
 	ResolutionInsert(ctx context.Context, r *Resolution) error
 	// ResolutionLock reads a resolution by public id and locks it.
 	ResolutionLock(ctx context.Context, publicID string) (*Resolution, error)
+	// TemplateVersionGet returns the document of a template version, read
+	// through this transaction: a transaction never waits for a second
+	// connection of the pool.
+	TemplateVersionGet(ctx context.Context, id int64) ([]byte, error)
 	// ResolutionHolder locks a resolution by internal id, like
 	// ResolutionLock, but reads only the instance that holds it (nil when
 	// none): the cheap ownership check of an engine's every write.

@@ -41,8 +41,18 @@ func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []
 
 // TemplateVersionGet returns the document of a template version.
 func (s *Store) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
+	return templateVersionGet(ctx, s.pool, id)
+}
+
+// TemplateVersionGet returns the document of a template version, read on
+// this transaction's connection.
+func (t *Tx) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
+	return templateVersionGet(ctx, t.tx, id)
+}
+
+func templateVersionGet(ctx context.Context, q querier, id int64) ([]byte, error) {
 	var document []byte
-	err := s.pool.QueryRow(ctx,
+	err := q.QueryRow(ctx,
 		`SELECT document FROM template_version WHERE id = $1`, id).Scan(&document)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("get template version %d: %w", id, store.ErrNotFound)

@@ -40,8 +40,18 @@ func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []
 
 // TemplateVersionGet returns the document of a template version.
 func (s *Store) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
+	return templateVersionGet(ctx, s.reader, id)
+}
+
+// TemplateVersionGet returns the document of a template version, as this
+// transaction sees it.
+func (t *Tx) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
+	return templateVersionGet(ctx, t.tx, id)
+}
+
+func templateVersionGet(ctx context.Context, q querier, id int64) ([]byte, error) {
 	var document []byte
-	err := s.reader.QueryRowContext(ctx,
+	err := q.QueryRowContext(ctx,
 		`SELECT document FROM template_version WHERE id = ?`, id).Scan(&document)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("get template version %d: %w", id, store.ErrNotFound)

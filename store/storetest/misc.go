@@ -37,12 +37,21 @@ func miscBehaviours() []behaviour {
 				got, err := b.s.TemplateVersionGet(b.ctx, id)
 				require.NoError(t, err)
 				require.Equal(t, want, got)
+				b.inTx(t, func(tx store.Tx) {
+					got, err := tx.TemplateVersionGet(b.ctx, id)
+					require.NoError(t, err)
+					require.Equal(t, want, got, "a transaction reads versions too")
+				})
 			}
 		}},
 
 		{"TemplateVersionGetNotFound", func(t *testing.T, b *bundle) {
 			_, err := b.s.TemplateVersionGet(b.ctx, b.version+1000)
 			require.ErrorIs(t, err, store.ErrNotFound)
+			b.inTx(t, func(tx store.Tx) {
+				_, err := tx.TemplateVersionGet(b.ctx, b.version+1000)
+				require.ErrorIs(t, err, store.ErrNotFound)
+			})
 		}},
 
 		{"InstanceRegisterGivesDistinctIDs", func(t *testing.T, b *bundle) {
