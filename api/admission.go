@@ -151,6 +151,9 @@ func (g *gate) serve(w http.ResponseWriter, r *http.Request, next func(http.Resp
 	}
 
 	if !a.acquire(r.Context()) {
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			info.busy = true
+		}
 		h := w.Header()
 		h.Set("Retry-After", g.retryAfter)
 		h.Set("Content-Type", mediaJSON)

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -251,4 +253,25 @@ func TestAdmissionFor(t *testing.T) {
 			require.Equal(t, tc.want, AdmissionFor(tc.maxConcurrent, tc.poolSize))
 		})
 	}
+}
+
+// A refusal of the admission limit is logged at debug level: under load,
+// one error line per refusal would flood the log. Other 5xx stay errors.
+func TestAdmissionRefusalsAreNotErrorLines(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	s := &server{cfg: Config{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}}
+	r := httptest.NewRequest(http.MethodPost, "/task", nil)
+	s.audit(r, &requestInfo{busy: true}, BusyStatus, time.Millisecond)
+	s.audit(r, &requestInfo{action: "CreateTask", user: "bob"}, http.StatusInternalServerError, time.Millisecond)
+
+	var levels []string
+	for _, line := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
+		var entry struct {
+			Level string `json:"level"`
+		}
+		require.NoError(t, json.Unmarshal(line, &entry))
+		levels = append(levels, entry.Level)
+	}
+	require.Equal(t, []string{"DEBUG", "ERROR"}, levels)
 }

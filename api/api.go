@@ -103,6 +103,7 @@ func New(cfg Config) http.Handler {
 // requestInfo collects, while a request is served, what its audit line
 // reports.
 type requestInfo struct {
+	busy     bool // refused by the admission limit, before identification
 	action   string
 	user     string
 	metadata []slog.Attr // action_metadata_<key> entries
@@ -214,7 +215,12 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 // audit writes the audit line of a request.
 func (s *server) audit(r *http.Request, info *requestInfo, status int, d time.Duration) {
 	level := slog.LevelInfo
-	if status >= http.StatusInternalServerError {
+	switch {
+	case info.busy:
+		// Back-pressure is expected under load: one error line per refusal
+		// would flood the log when the server can least afford it.
+		level = slog.LevelDebug
+	case status >= http.StatusInternalServerError:
 		level = slog.LevelError
 	}
 
