@@ -25,9 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -323,24 +321,36 @@ func (m *Metrics) observeDone(ctx context.Context, d done) error {
 // disagree a little).
 func seconds(d time.Duration) float64 { return max(d, 0).Seconds() }
 
-// StateCounts adapts a count by state alone (store.Store's
-// TaskCountByState) to a Counter: every count has the template and group
-// "".
-//
-// TODO: utask_task_state is not split by template and resolver group with
-// this counter, because the store counts tasks by state only; a store
-// method grouping by template, resolver group (resolver_groups, else the
-// template's allowed_resolver_groups, else "") and state would fix it.
-func StateCounts(count func(ctx context.Context, tags map[string]string) (map[string]int, error)) Counter {
+// GroupCounts makes a Counter of a count of tasks by template, resolver
+// groups and state (store.Store's TaskCountByGroups), as µTask counts them:
+// a task counts once for each of its resolver groups; a task that names
+// none counts for each of its template's allowed resolver groups
+// (allowedGroups), else for the group ""; a task whose list of resolver
+// groups is empty, not absent, counts for none.
+func GroupCounts(
+	count func(ctx context.Context) ([]store.TaskGroupCount, error),
+	allowedGroups func(template string) []string,
+) Counter {
 	return func(ctx context.Context) ([]TaskCount, error) {
-		byState, err := count(ctx, nil)
+		rows, err := count(ctx)
 		if err != nil {
 			return nil, err
 		}
 
-		out := make([]TaskCount, 0, len(byState))
-		for _, s := range slices.Sorted(maps.Keys(byState)) {
-			out = append(out, TaskCount{State: s, Count: byState[s]})
+		out := make([]TaskCount, 0, len(rows))
+		for _, r := range rows {
+			groups := r.ResolverGroups
+			if groups == nil {
+				groups = allowedGroups(r.Template)
+			}
+
+			if groups == nil {
+				groups = []string{""}
+			}
+
+			for _, g := range groups {
+				out = append(out, TaskCount{Template: r.Template, Group: g, State: r.State, Count: r.Count})
+			}
 		}
 
 		return out, nil

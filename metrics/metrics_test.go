@@ -268,15 +268,25 @@ func TestDefaultCollectors(t *testing.T) {
 	require.GreaterOrEqual(t, ok.GetCounter().GetValue(), 1.0)
 }
 
-func TestStateCounts(t *testing.T) {
+func TestGroupCounts(t *testing.T) {
 	t.Parallel()
-	count := metrics.StateCounts(func(_ context.Context, tags map[string]string) (map[string]int, error) {
-		require.Nil(t, tags)
-		return map[string]int{"TODO": 2, "DONE": 5}, nil
-	})
+	allowed := map[string][]string{"deploy": {"sre", "dba"}}
+	count := metrics.GroupCounts(func(context.Context) ([]store.TaskGroupCount, error) {
+		return []store.TaskGroupCount{
+			{Template: "deploy", State: "TODO", Count: 2},                                  // the template's groups
+			{Template: "deploy", ResolverGroups: []string{"ops"}, State: "TODO", Count: 1}, // its own
+			{Template: "deploy", ResolverGroups: []string{}, State: "DONE", Count: 4},      // none at all
+			{Template: "other", State: "DONE", Count: 3},                                   // the group ""
+		}, nil
+	}, func(template string) []string { return allowed[template] })
 	got, err := count(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, []metrics.TaskCount{{State: "DONE", Count: 5}, {State: "TODO", Count: 2}}, got)
+	require.ElementsMatch(t, []metrics.TaskCount{
+		{Template: "deploy", Group: "sre", State: "TODO", Count: 2},
+		{Template: "deploy", Group: "dba", State: "TODO", Count: 2},
+		{Template: "deploy", Group: "ops", State: "TODO", Count: 1},
+		{Template: "other", Group: "", State: "DONE", Count: 3},
+	}, got)
 }
 
 func TestNewNeedsSources(t *testing.T) {

@@ -112,13 +112,13 @@ func TestMetricsAfterTasks(t *testing.T) {
 	var got map[string]*dto.MetricFamily
 	require.Eventually(t, func() bool {
 		got = scrapeMetrics(t, ts.base)
-		done := metricWith(got, "utask_task_state", map[string]string{"status": "DONE", "template": "", "group": ""})
+		done := metricWith(got, "utask_task_state", map[string]string{"status": "DONE", "template": "three-echo", "group": ""})
 		exec := metricWith(got, "utask_exec_times", tpl)
 		return done != nil && done.GetGauge().GetValue() == n && exec != nil && exec.GetSummary().GetSampleCount() == n
 	}, 20*time.Second, 50*time.Millisecond)
 
 	for _, status := range []string{"TODO", "BLOCKED", "RUNNING", "WONTFIX", "CANCELLED"} {
-		m := metricWith(got, "utask_task_state", map[string]string{"status": status, "template": "", "group": ""})
+		m := metricWith(got, "utask_task_state", map[string]string{"status": status, "template": "three-echo", "group": ""})
 		require.NotNil(t, m, status)
 		require.Zero(t, m.GetGauge().GetValue(), status)
 	}

@@ -227,7 +227,13 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("utask-cfg resource_limits: %w", err)
 	}
-	mx, err := metrics.New(metrics.Config{Count: metrics.StateCounts(db.TaskCountByState), Store: db, Logger: log})
+	allowedGroups := func(name string) []string {
+		if tt, _, ok := templates.Get(name); ok {
+			return tt.AllowedResolverGroups
+		}
+		return nil
+	}
+	mx, err := metrics.New(metrics.Config{Count: metrics.GroupCounts(db.TaskCountByGroups, allowedGroups), Store: db, Logger: log})
 	if err != nil {
 		return nil, err
 	}

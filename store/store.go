@@ -67,6 +67,11 @@ type Store interface {
 	// absent from the map.
 	TaskCountByState(ctx context.Context, tags map[string]string) (map[string]int, error)
 
+	// TaskCountByGroups counts the tasks by template, list of resolver
+	// groups and state, in no particular order (the metrics of each
+	// template and group).
+	TaskCountByGroups(ctx context.Context) ([]TaskGroupCount, error)
+
 	// CommentList returns the comments of a task (by internal id), oldest
 	// created first, then in insertion order.
 	CommentList(ctx context.Context, taskID int64) ([]*Comment, error)
@@ -151,6 +156,15 @@ type Store interface {
 	// miss notifications (while it reconnects, for instance): callers keep
 	// polling. A store that cannot tell returns nil at once.
 	Listen(ctx context.Context, wake func()) error
+}
+
+// TaskGroupCount is the number of tasks of one template, with one list of
+// resolver groups, in one state.
+type TaskGroupCount struct {
+	Template       string
+	ResolverGroups []string // nil when the tasks name none (not even an empty list)
+	State          string
+	Count          int
 }
 
 // LeaderTerm is one term of leadership: the instance that leads and the

@@ -215,6 +215,41 @@ func commentBehaviours() []behaviour {
 			require.ErrorIs(t, err, store.ErrNotFound)
 		}},
 
+		{"TaskCountByGroups", func(t *testing.T, b *bundle) {
+			counts, err := b.s.TaskCountByGroups(b.ctx)
+			require.NoError(t, err)
+			require.Empty(t, counts)
+
+			type row struct {
+				template, state string
+				groups          []string
+			}
+			rows := []row{
+				{"deploy", "TODO", nil},
+				{"deploy", "TODO", nil},
+				{"deploy", "DONE", nil},
+				{"deploy", "TODO", []string{"sre"}},
+				{"deploy", "TODO", []string{"sre", "dba"}},
+				{"deploy", "TODO", []string{}},
+				{"rollback", "BLOCKED", []string{"sre"}},
+			}
+			for _, r := range rows {
+				b.insertTasks(t, b.newTask(func(task *store.Task) {
+					task.TemplateName, task.State, task.ResolverGroups = r.template, r.state, r.groups
+				}))
+			}
+			got, err := b.s.TaskCountByGroups(b.ctx)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []store.TaskGroupCount{
+				{Template: "deploy", State: "TODO", Count: 2},
+				{Template: "deploy", State: "DONE", Count: 1},
+				{Template: "deploy", ResolverGroups: []string{"sre"}, State: "TODO", Count: 1},
+				{Template: "deploy", ResolverGroups: []string{"sre", "dba"}, State: "TODO", Count: 1},
+				{Template: "deploy", ResolverGroups: []string{}, State: "TODO", Count: 1},
+				{Template: "rollback", ResolverGroups: []string{"sre"}, State: "BLOCKED", Count: 1},
+			}, got)
+		}},
+
 		{"TaskCountByState", func(t *testing.T, b *bundle) {
 			counts, err := b.s.TaskCountByState(b.ctx, nil)
 			require.NoError(t, err)
