@@ -45,6 +45,7 @@ type cycle struct {
 	dirty     map[string]bool
 	urgent    bool // a dirty step has effects: commit at the next flush
 	deleted   []string
+	stored    map[string]bool // the steps that have a row in the database
 	taskDirty bool
 	launches  []*stepRun
 
@@ -234,10 +235,12 @@ func newCycle(e *Engine, res *store.Resolution, task *store.Task, p *plan, rows 
 		results:  make(chan attemptDone, 64),
 		dirty:    map[string]bool{},
 		retryNow: map[string]bool{},
+		stored:   make(map[string]bool, len(rows)),
 	}
 	byName := make(map[string]*store.Step, len(rows))
 	for _, r := range rows {
 		byName[r.Name] = r
+		c.stored[r.Name] = true
 	}
 	for _, name := range p.names {
 		def := p.steps[name]
@@ -543,6 +546,14 @@ func (c *cycle) save(final bool) {
 	delay := 100 * time.Millisecond
 	for {
 		err := c.trySave(ctx, final)
+		if err == nil {
+			for name := range c.dirty {
+				c.stored[name] = true
+			}
+			for _, name := range c.deleted {
+				delete(c.stored, name)
+			}
+		}
 		if err == nil || errors.Is(err, errTakenOver) {
 			c.lost = err != nil
 			c.dirty = map[string]bool{}

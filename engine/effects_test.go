@@ -134,3 +134,43 @@ steps:
 	require.Equal(t, state.Done, seen["second"])
 	require.Equal(t, state.Running, seen["call"])
 }
+
+// Foreach children leave no row once their parent collected them, whether
+// their rows were written on the way (steps with effects) or never were
+// (echo children, committed with the end of the cycle).
+func TestForeachChildrenLeaveNoRows(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	for name, action := range map[string]string{
+		"Echo": `{type: echo, configuration: {output: "{{.iterator}}"}}`,
+		"HTTP": `{type: http, configuration: {url: "` + srv.URL + `/{{.iterator}}", method: GET}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			_, res := b.create(t, `
+name: loop-rows
+description: a foreach of three children
+title_format: loop rows
+steps:
+  loop:
+    description: three children
+    foreach: '["a", "b", "c"]'
+    action: `+action+`
+`, nil)
+			r, _, steps := b.run(t, res)
+			require.Equal(t, state.ResDone, r.State)
+			require.Len(t, steps["loop"].Children, 3)
+			rows, err := b.db.StepList(context.Background(), r.ID)
+			require.NoError(t, err)
+			names := make([]string, 0, len(rows))
+			for _, row := range rows {
+				names = append(names, row.Name)
+			}
+			require.Equal(t, []string{"loop"}, names)
+		})
+	}
+}

@@ -431,7 +431,11 @@ func (c *cycle) contract(sr *stepRun) {
 		delete(c.steps, name)
 		delete(c.dirty, name)
 		c.vals.DeleteStep(name)
-		c.deleted = append(c.deleted, name)
+		if c.stored[name] {
+			// A child whose row was never written (echo children commit
+			// with the next write) has nothing to delete.
+			c.deleted = append(c.deleted, name)
+		}
 	}
 	if len(sr.children) > 0 {
 		kept := c.order[:0]
