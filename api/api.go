@@ -61,6 +61,9 @@ type Config struct {
 	// Admission bounds the requests served at once (back-pressure); its
 	// zero value admits everything.
 	Admission AdmissionConfig
+	// Metrics serves GET /metrics (Prometheus), without identity, CORS
+	// headers, audit line or admission limit; nil answers 404.
+	Metrics http.Handler
 }
 
 // server is the API handler.
@@ -145,6 +148,13 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // ServeHTTP adds the CORS headers, serves the request, recovers a panic into
 // a bare 500, and writes the audit line.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == metricsPath {
+		// Scrapes are neither audited nor held back.
+		s.mux.ServeHTTP(w, r)
+
+		return
+	}
+
 	start := time.Now()
 	info := &requestInfo{}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -683,6 +683,7 @@ func authzCases() []authzCase {
 			},
 		},
 		{route: "GET /{$}", allowed: everyone, status: http.StatusMovedPermanently},
+		{route: "GET /metrics", public: true, status: http.StatusOK},
 		{route: "GET /unsecured/mon/ping", public: true, status: http.StatusOK},
 		{route: "GET /unsecured/template-schema.json", public: true, status: http.StatusOK},
 		{route: "GET /unsecured/stats", public: true, status: http.StatusOK},

@@ -224,6 +224,22 @@ func (s *server) templateSchema(w http.ResponseWriter, _ *http.Request, _ auth.I
 
 // ping serves GET /unsecured/mon/ping: "pong" when the database answers, a
 // bare 500 otherwise.
+// metricsPath is the path of the Prometheus metrics, served without the
+// CORS headers, the audit line and the admission limit of the other routes.
+const metricsPath = "/metrics"
+
+func (s *server) metrics(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	if s.cfg.Metrics == nil {
+		http.NotFound(w, r)
+
+		return nil
+	}
+
+	s.cfg.Metrics.ServeHTTP(w, r)
+
+	return nil
+}
+
 func (s *server) ping(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
 	if err := s.cfg.Ping(r.Context()); err != nil {
 		s.cfg.Logger.ErrorContext(r.Context(), "ping database", "err", err)

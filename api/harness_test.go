@@ -321,6 +321,7 @@ func setup(t *testing.T, opts options) *bundle {
 		Maintenance:  opts.maintenance,
 		Logger:       logger,
 		Ping:         opts.ping,
+		Metrics:      scrapeText,
 	}))
 	t.Cleanup(srv.Close)
 
@@ -526,3 +527,10 @@ func (b *bundle) manualResolution(t *testing.T) (taskID, resolutionID string) {
 
 	return taskID, resolutionID
 }
+
+// scrapeText stands for the metrics handler (package metrics, tested with
+// the server): the API only routes GET /metrics to it.
+var scrapeText = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { //nolint:gochecknoglobals // a constant handler
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	_, _ = w.Write([]byte("# TYPE utask_test gauge\nutask_test 1\n"))
+})

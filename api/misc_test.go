@@ -310,6 +310,7 @@ func TestRoutes(t *testing.T) {
 		{http.MethodPost, "/key-rotate"}:                    {"ReencryptData", true, false, http.StatusOK},
 		{http.MethodGet, "/{$}"}:                            {"Root", true, false, http.StatusMovedPermanently},
 		{http.MethodGet, "/unsecured/mon/ping"}:             {"Ping", false, false, http.StatusOK},
+		{http.MethodGet, "/metrics"}:                        {"GetMetrics", false, false, http.StatusOK},
 		{http.MethodGet, "/unsecured/template-schema.json"}: {"GetTemplateSchema", false, false, http.StatusOK},
 		{http.MethodGet, "/unsecured/spec.json"}:            {"GetOpenAPISpec", false, false, http.StatusOK},
 		{http.MethodPost, "/task/{id}/wontfix"}:             {"CancelTask", true, true, http.StatusNoContent},

@@ -681,6 +681,7 @@ func TestResponsesConformToSpec(t *testing.T) {
 	call(http.MethodPost, "/key-rotate", "/key-rotate", "admin", "", http.StatusOK)
 	call(http.MethodGet, "/{$}", "/", "bob", "", http.StatusMovedPermanently)
 	call(http.MethodGet, "/unsecured/mon/ping", "/unsecured/mon/ping", "", "", http.StatusOK)
+	call(http.MethodGet, "/metrics", "/metrics", "", "", http.StatusOK)
 	call(http.MethodGet, "/unsecured/template-schema.json", "/unsecured/template-schema.json", "", "", http.StatusOK)
 	call(http.MethodGet, "/unsecured/spec.json", "/unsecured/spec.json", "", "", http.StatusOK)
 

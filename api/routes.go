@@ -221,6 +221,10 @@ func (s *server) routes() []route {
 			Auth: true, Status: http.StatusMovedPermanently,
 		}, s.root},
 		{Route{
+			Method: http.MethodGet, Pattern: metricsPath, OperationID: "GetMetrics", Tag: tagMisc,
+			Status: http.StatusOK, Response: "", ContentType: "text/plain",
+		}, s.metrics},
+		{Route{
 			Method: http.MethodGet, Pattern: "/unsecured/mon/ping", OperationID: "Ping", Tag: tagMisc,
 			Status: http.StatusOK, Response: "pong",
 		}, s.ping},

@@ -316,6 +316,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 
 		APIPathPrefix: cfg.DashboardAPIPathPrefix,
 		Admission:     api.AdmissionFor(cfg.ServerOptions.MaxConcurrentRequests, poolSize),
+		Metrics:       mx.Handler(),
 	})
 
 	ln := opts.Listener
@@ -330,7 +331,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		db:       db,
 		engine:   eng,
 		listener: ln,
-		http:     &http.Server{Handler: withMetrics(handler, mx.Handler()), ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
 		served:   make(chan error, 1),
 		metrics:  mx,
 	}
@@ -406,19 +407,6 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.log.Info("bye")
 	return err
-}
-
-// withMetrics serves GET /metrics with metricsHandler, beside the API:
-// without identity, audit line nor admission limit.
-func withMetrics(apiHandler, metricsHandler http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			metricsHandler.ServeHTTP(w, r)
-
-			return
-		}
-		apiHandler.ServeHTTP(w, r)
-	})
 }
 
 // alwaysConcealed are the items templates never read: the keys and the
