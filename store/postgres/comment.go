@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -165,35 +164,13 @@ func (t *Tx) TaskDelete(ctx context.Context, id int64) error {
 // TaskCountByGroups counts the tasks by template, resolver groups and
 // state.
 func (s *Store) TaskCountByGroups(ctx context.Context) ([]store.TaskGroupCount, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT template_name, resolver_groups, state, count(*) FROM task
-		GROUP BY template_name, resolver_groups, state`)
+	rows, err := s.pool.Query(ctx, rowcodec.TaskGroupCountsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count tasks by groups: %w", err)
 	}
 	defer rows.Close()
-	var counts []store.TaskGroupCount
-	for rows.Next() {
-		var (
-			c      store.TaskGroupCount
-			groups []byte
-			n      int64
-		)
-		if err := rows.Scan(&c.Template, &groups, &c.State, &n); err != nil {
-			return nil, fmt.Errorf("count tasks by groups: %w", err)
-		}
-		c.Count = int(n)
-		if groups != nil {
-			if err := json.Unmarshal(groups, &c.ResolverGroups); err != nil {
-				return nil, fmt.Errorf("count tasks by groups: decode resolver groups: %w", err)
-			}
-			if c.ResolverGroups == nil {
-				c.ResolverGroups = []string{}
-			}
-		}
-		counts = append(counts, c)
-	}
-	if err := rows.Err(); err != nil {
+	counts, err := rowcodec.TaskGroupCounts(rows)
+	if err != nil {
 		return nil, fmt.Errorf("count tasks by groups: %w", err)
 	}
 	return counts, nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -156,33 +155,13 @@ func (t *Tx) TaskDelete(ctx context.Context, id int64) error {
 // TaskCountByGroups counts the tasks by template, resolver groups and
 // state.
 func (s *Store) TaskCountByGroups(ctx context.Context) ([]store.TaskGroupCount, error) {
-	rows, err := s.reader.QueryContext(ctx, `
-		SELECT template_name, resolver_groups, state, count(*) FROM task
-		GROUP BY template_name, resolver_groups, state`)
+	rows, err := s.reader.QueryContext(ctx, rowcodec.TaskGroupCountsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count tasks by groups: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	var counts []store.TaskGroupCount
-	for rows.Next() {
-		var (
-			c      store.TaskGroupCount
-			groups sql.NullString
-		)
-		if err := rows.Scan(&c.Template, &groups, &c.State, &c.Count); err != nil {
-			return nil, fmt.Errorf("count tasks by groups: %w", err)
-		}
-		if groups.Valid {
-			if err := json.Unmarshal([]byte(groups.String), &c.ResolverGroups); err != nil {
-				return nil, fmt.Errorf("count tasks by groups: decode resolver groups: %w", err)
-			}
-			if c.ResolverGroups == nil {
-				c.ResolverGroups = []string{}
-			}
-		}
-		counts = append(counts, c)
-	}
-	if err := rows.Err(); err != nil {
+	counts, err := rowcodec.TaskGroupCounts(rows)
+	if err != nil {
 		return nil, fmt.Errorf("count tasks by groups: %w", err)
 	}
 	return counts, nil

@@ -224,3 +224,32 @@ func TemplatesInUse(rows Rows) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// TaskGroupCountsSQL is the query of Store.TaskCountByGroups, the same for
+// both stores.
+const TaskGroupCountsSQL = `
+	SELECT template_name, resolver_groups, state, count(*) FROM task
+	GROUP BY template_name, resolver_groups, state`
+
+// TaskGroupCounts reads the rows of TaskGroupCountsSQL: a template name, a
+// JSON list of resolver groups or NULL, a state and a count.
+func TaskGroupCounts(rows Rows) ([]store.TaskGroupCount, error) {
+	return Collect(rows, func() (store.TaskGroupCount, error) {
+		var (
+			c      store.TaskGroupCount
+			groups *string
+			n      int64
+		)
+		if err := rows.Scan(&c.Template, &groups, &c.State, &n); err != nil {
+			return c, err
+		}
+		c.Count = int(n)
+		if groups != nil {
+			c.ResolverGroups = []string{}
+			if err := json.Unmarshal([]byte(*groups), &c.ResolverGroups); err != nil {
+				return c, fmt.Errorf("decode resolver groups: %w", err)
+			}
+		}
+		return c, nil
+	})
+}
