@@ -364,9 +364,14 @@ func (s *Service) GetTask(ctx context.Context, id auth.Identity, publicID string
 		return nil, Errorf(KindForbidden, "Can't display task details")
 	}
 
-	comments, err := s.cfg.Store.CommentList(ctx, t.ID)
-	if err != nil {
-		return nil, storeError("Failed to list comments", err)
+	var comments []*store.Comment
+	if t.HasComments {
+		// Most tasks have none: GET /task/{id}, which clients poll, then
+		// costs one query.
+		comments, err = s.cfg.Store.CommentList(ctx, t.ID)
+		if err != nil {
+			return nil, storeError("Failed to list comments", err)
+		}
 	}
 
 	v := taskView(t)

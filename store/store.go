@@ -377,7 +377,9 @@ type Task struct {
 	// never changes.
 	Batch string
 
-	// Filled by reads, from the task's resolution if it has one.
+	// Filled by reads: whether the task has comments, and from its
+	// resolution if it has one.
+	HasComments        bool
 	ResolutionPublicID string
 	ResolverUsername   string
 	LastStart          *time.Time

@@ -22,7 +22,8 @@ const taskColumns = `t.id, t.public_id, t.template_name, t.template_version_id, 
 	t.resolver_usernames, t.resolver_groups, t.created, t.last_activity, t.state,
 	t.steps_done, t.steps_total, t.tags,
 	r.public_id, r.resolver_username, r.last_start, r.last_stop,
-	(SELECT b.public_id FROM batch b WHERE b.id = t.batch_id)`
+	(SELECT b.public_id FROM batch b WHERE b.id = t.batch_id),
+	EXISTS (SELECT 1 FROM comment c WHERE c.task_id = t.id)`
 
 // taskFrom is the FROM clause that goes with taskColumns.
 const taskFrom = `FROM task t LEFT JOIN resolution r ON r.task_id = t.id`
@@ -66,7 +67,7 @@ func (s *Store) scanTask(row pgx.Row, withSealed bool) (*store.Task, error) {
 		&resUsers, &resGroups, &t.Created, &t.LastActivity, &t.State,
 		&t.StepsDone, &t.StepsTotal, &tags,
 		&resolutionPublicID, &resolverUsername, &lastStart, &lastStop,
-		&batch,
+		&batch, &t.HasComments,
 	}
 	if withSealed {
 		dest = append(dest, &sealedInput, &sealedResult)

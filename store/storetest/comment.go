@@ -215,6 +215,30 @@ func commentBehaviours() []behaviour {
 			require.ErrorIs(t, err, store.ErrNotFound)
 		}},
 
+		{"TaskReadsTellWhetherItHasComments", func(t *testing.T, b *bundle) {
+			task := b.newTask()
+			other := b.newTask()
+			b.insertTasks(t, task, other)
+			has := func(id string) bool {
+				t.Helper()
+				got, err := b.s.TaskGet(b.ctx, id)
+				require.NoError(t, err)
+				return got.HasComments
+			}
+			require.False(t, has(task.PublicID))
+			c := b.newComment(task)
+			b.insertComments(t, c)
+			require.True(t, has(task.PublicID))
+			require.False(t, has(other.PublicID), "another task's comment does not count")
+			list, err := b.s.TaskList(b.ctx, store.TaskFilter{Visibility: store.VisibleAll, Limit: 10})
+			require.NoError(t, err)
+			for _, l := range list {
+				require.Equal(t, l.PublicID == task.PublicID, l.HasComments, l.PublicID)
+			}
+			b.inTx(t, func(tx store.Tx) { require.NoError(t, tx.CommentDelete(b.ctx, c.ID)) })
+			require.False(t, has(task.PublicID))
+		}},
+
 		{"TaskCountByGroups", func(t *testing.T, b *bundle) {
 			counts, err := b.s.TaskCountByGroups(b.ctx)
 			require.NoError(t, err)
