@@ -732,6 +732,13 @@ func (c *cycle) finish() {
 		task.State = state.TaskBlocked
 	}
 	c.save(true)
+	if c.lost {
+		// Another instance took the resolution over: nothing of this cycle
+		// was kept, so nothing of it is reported and no parent is woken.
+		c.pendingEvents = nil
+		c.log.Warn("engine: cycle abandoned at its end: another instance took the resolution over")
+		return
+	}
 	if endsWait(res.State) {
 		c.wakeParent()
 	}

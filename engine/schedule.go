@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/utask/utask/state"
@@ -395,8 +396,18 @@ func (c *cycle) expand(sr *stepRun) []string {
 		row.Data.Item = item
 		child := c.addChild(sr, i, row)
 		names[i] = row.Name
+
 		c.markDirty(child)
 		c.exposeStep(child)
+	}
+	if len(c.deleted) > 0 {
+		// A child of an earlier expansion by the same name (a restarted
+		// loop) has its row replaced by the new child's, not deleted after.
+		recreated := make(map[string]bool, len(names))
+		for _, n := range names {
+			recreated[n] = true
+		}
+		c.deleted = slices.DeleteFunc(c.deleted, func(n string) bool { return recreated[n] })
 	}
 	sr.row.Data.ChildrenSteps = names
 	sr.row.Data.Error = ""

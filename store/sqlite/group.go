@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 )
 
 // Group commit.
@@ -26,12 +28,19 @@ import (
 // A Commit therefore returns only once its work is durable, or with an error
 // when the group's commit failed, in which case none of the group's work was
 // kept. A member may see the uncommitted work of the members before it;
-// since they commit or fail together, it never acts on work that is lost
-// while its own is kept.
+// since they commit or fail together, a member that commits never keeps
+// work based on work that is lost. A member that reads and then rolls back
+// (a refused claim, say) may act on what it read, which is lost only if the
+// group's COMMIT fails: a failing disk.
 
-// maxGroupMembers bounds the transactions one commit makes durable, so that
-// the first member's wait stays short under a constant load.
-const maxGroupMembers = 64
+// maxGroupMembers bounds the transactions one commit makes durable, and
+// maxGroupTurns the Txs (rolled back ones included) that take the write
+// connection while a group is open, so that the first member's wait stays
+// short under a constant load.
+const (
+	maxGroupMembers = 64
+	maxGroupTurns   = 128
+)
 
 // savepoint is the name of the savepoint of the Tx in progress.
 const savepoint = "utask_tx"
@@ -40,21 +49,56 @@ const savepoint = "utask_tx"
 type group struct {
 	conn    *sql.Conn
 	members int           // Txs whose work the group holds
+	turns   int           // Txs that held the write connection in the group
 	broken  error         // set when SQLite ended the transaction on its own
 	done    chan struct{} // closed once the group's outcome is in err
 	err     error
 }
 
-// acquireWriter waits, as long as ctx allows, for the write connection's
-// turn. It returns the open group, opening one if none is.
+// writerQueue hands the write connection to one goroutine at a time, in
+// order of arrival. Whether the holder ends the group or hands the
+// connection over is decided under the same lock as a waiter giving up, so
+// a group is never left open with nobody to end it.
+type writerQueue struct {
+	mu      sync.Mutex
+	busy    bool            // a goroutine holds the write connection
+	waiters []chan struct{} // closed when the connection is handed over
+}
+
+// waiting returns how many goroutines wait for the write connection.
+func (q *writerQueue) waiting() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiters)
+}
+
+// acquireWriter waits, as long as ctx allows, for the write connection. It
+// returns the open group, opening one if none is.
 func (s *Store) acquireWriter(ctx context.Context) (*group, error) {
-	s.waiting.Add(1)
-	select {
-	case s.turn <- struct{}{}:
-		s.waiting.Add(-1)
-	case <-ctx.Done():
-		s.abandonWait()
-		return nil, fmt.Errorf("wait for the writer: %w", ctx.Err())
+	q := &s.writers
+	q.mu.Lock()
+	if !q.busy {
+		q.busy = true
+		q.mu.Unlock()
+	} else {
+		ch := make(chan struct{})
+		q.waiters = append(q.waiters, ch)
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			q.mu.Lock()
+			if i := slices.Index(q.waiters, ch); i >= 0 {
+				q.waiters = slices.Delete(q.waiters, i, i+1)
+				q.mu.Unlock()
+				return nil, fmt.Errorf("wait for the writer: %w", ctx.Err())
+			}
+			q.mu.Unlock()
+			// The connection was handed over meanwhile: give it back the
+			// way a holder does, which ends the group if nobody else waits.
+			s.releaseWriter()
+			return nil, fmt.Errorf("wait for the writer: %w", ctx.Err())
+		}
 	}
 	if s.group != nil && s.group.broken != nil {
 		s.endGroup()
@@ -62,25 +106,13 @@ func (s *Store) acquireWriter(ctx context.Context) (*group, error) {
 	if s.group == nil {
 		g, err := s.openGroup(ctx)
 		if err != nil {
-			<-s.turn
+			s.releaseWriter()
 			return nil, err
 		}
 		s.group = g
 	}
+	s.group.turns++
 	return s.group, nil
-}
-
-// abandonWait is how a caller counted in waiting gives up. The holder may
-// have handed the turn over, with the group open, while this caller was
-// giving up: it takes the turn if it is free and releases it at once, so
-// that the group is not left waiting for a caller who is gone.
-func (s *Store) abandonWait() {
-	s.waiting.Add(-1)
-	select {
-	case s.turn <- struct{}{}:
-		s.releaseWriter()
-	default:
-	}
 }
 
 // openGroup opens a new group's transaction.
@@ -96,22 +128,35 @@ func (s *Store) openGroup(ctx context.Context) (*group, error) {
 	return &group{conn: conn, done: make(chan struct{})}, nil
 }
 
-// releaseWriter gives the turn up. The group is committed first unless
-// another caller waits for the turn, who will then commit it or hand it on,
-// and unless the group is empty and someone waits (an empty group costs
-// nothing to keep open).
+// releaseWriter gives the write connection up: to the next waiter, who will
+// commit the open group or hand it on, or, when nobody waits or the group is
+// full or broken, after committing the group.
 func (s *Store) releaseWriter() {
-	if g := s.group; g != nil {
-		if s.waiting.Load() == 0 || g.members >= maxGroupMembers || g.broken != nil {
-			s.endGroup()
+	q := &s.writers
+	for {
+		q.mu.Lock()
+		g := s.group
+		if g != nil && (len(q.waiters) == 0 || g.members >= maxGroupMembers ||
+			g.turns >= maxGroupTurns || g.broken != nil) {
+			q.mu.Unlock()
+			s.endGroup() // still holding the connection; then hand it on
+			continue
 		}
+		if len(q.waiters) > 0 {
+			ch := q.waiters[0]
+			q.waiters = q.waiters[1:]
+			close(ch) // busy stays set: the waiter holds it now
+		} else {
+			q.busy = false
+		}
+		q.mu.Unlock()
+		return
 	}
-	<-s.turn
 }
 
 // endGroup commits the open group (rolls it back when it has no member or
 // is broken), publishes the outcome and closes the group. The caller holds
-// the turn.
+// the write connection.
 func (s *Store) endGroup() {
 	g := s.group
 	s.group = nil

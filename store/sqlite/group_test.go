@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,54 +83,111 @@ func TestGroupCommitKeepsEachTransactionsOutcome(t *testing.T) {
 	require.Less(t, commits, int64(kept), "concurrent transactions shared commits")
 }
 
-// A caller that gives up waiting for the writer after the holder handed the
-// turn over to it does not leave the open group without anyone to commit
-// it.
-func TestGroupCommitSurvivesAnAbandonedWait(t *testing.T) {
+// A committed Tx must not wait for ever while other callers keep taking the
+// writer only to roll back (read-only or refused transactions): the group
+// it joined must end.
+func TestGroupCommitNotStarvedByRollbacks(t *testing.T) {
 	t.Parallel()
 	s := testStore(t, filepath.Join(t.TempDir(), "utask.db"), storetest.NewSealer(t), nil)
 	ctx := t.Context()
 	version, err := s.TemplateVersionPut(ctx, "fixture", []byte(`{}`))
 	require.NoError(t, err)
 
-	first, err := s.Begin(ctx)
-	require.NoError(t, err)
-	task := newTask(version)
-	require.NoError(t, first.TaskInsert(ctx, task))
-
-	// A caller is counted as waiting: the commit hands the turn over to it
-	// and waits for the group's outcome.
-	s.waiting.Add(1)
-	committed := make(chan error, 1)
-	go func() { committed <- first.Commit(ctx) }()
-	require.Eventually(t, func() bool { return len(s.turn) == 0 }, 10*time.Second, time.Millisecond)
-	select {
-	case err := <-committed:
-		t.Fatalf("commit returned before its group ended: %v", err)
-	default:
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tx, err := s.Begin(ctx)
+				if err != nil {
+					return
+				}
+				_ = tx.Rollback(ctx)
+			}
+		})
 	}
-	// The caller gives up instead of taking the turn.
-	s.abandonWait()
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		if err := tx.TaskInsert(ctx, newTask(version)); err != nil {
+			done <- err
+			return
+		}
+		done <- tx.Commit(ctx)
+	}()
+	var committed bool
 	select {
-	case err := <-committed:
+	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the group was never committed")
+		committed = true
+	case <-time.After(3 * time.Second):
 	}
-	_, err = s.TaskGet(ctx, task.PublicID)
+	close(stop)
+	wg.Wait()
+	if !committed {
+		<-done
+	}
+	require.True(t, committed, "Commit still waiting after 3s while others only rolled back")
+}
+
+// A caller that gives up waiting for the writer must not leave a group
+// open with a member waiting for its outcome and nobody left to end it.
+func TestGroupCommitSurvivesAbandonedWaits(t *testing.T) {
+	t.Parallel()
+	s := testStore(t, filepath.Join(t.TempDir(), "utask.db"), storetest.NewSealer(t), nil)
+	ctx := t.Context()
+	version, err := s.TemplateVersionPut(ctx, "fixture", []byte(`{}`))
 	require.NoError(t, err)
 
-	// A caller that gives up while the turn is held changes nothing.
-	tx, err := s.Begin(ctx)
-	require.NoError(t, err)
-	wctx, cancel := context.WithCancel(ctx)
-	cancel()
-	_, err = s.Begin(wctx)
-	require.ErrorIs(t, err, context.Canceled)
-	require.NoError(t, tx.Rollback(ctx))
-	tx, err = s.Begin(ctx)
-	require.NoError(t, err)
-	require.NoError(t, tx.Rollback(ctx))
+	var hung atomic.Int32
+	for i := range 1000 {
+		tx, err := s.Begin(ctx)
+		require.NoError(t, err)
+		require.NoError(t, tx.TaskInsert(ctx, newTask(version)))
+		wctx, cancel := context.WithCancel(ctx)
+		waiterDone := make(chan struct{})
+		go func() {
+			defer close(waiterDone)
+			wtx, err := s.Begin(wctx)
+			if err == nil {
+				_ = wtx.Rollback(ctx)
+			}
+		}()
+		// Let the waiter count itself, then race its cancellation against
+		// the commit handing the writer over.
+		for s.writers.waiting() == 0 {
+			time.Sleep(time.Microsecond)
+		}
+		commitDone := make(chan error, 1)
+		go func() { commitDone <- tx.Commit(ctx) }()
+		if i%2 == 0 {
+			time.Sleep(time.Duration(i%7) * time.Microsecond)
+		}
+		cancel()
+		<-waiterDone
+		select {
+		case err := <-commitDone:
+			require.NoError(t, err)
+		case <-time.After(2 * time.Second):
+			hung.Add(1)
+			// Unblock it so the test can end: a new caller ends the group.
+			tx2, err := s.Begin(ctx)
+			require.NoError(t, err)
+			require.NoError(t, tx2.Rollback(ctx))
+			require.NoError(t, <-commitDone)
+			t.Fatalf("iteration %d: Commit hung with no caller left (lost wake-up)", i)
+		}
+	}
 }
 
 // A Tx's methods fail after Commit, and Rollback after Commit does nothing.

@@ -78,11 +78,10 @@ type Store struct {
 	// codec seals the values written and opens those read.
 	codec rowcodec.Codec
 
-	// turn is held by the goroutine using the write connection for a Tx;
-	// waiting counts the goroutines waiting for it; group is the open group
-	// transaction, if any. group is only touched by the holder of turn.
-	turn    chan struct{}
-	waiting atomic.Int32
+	// writers hands the write connection to one Tx at a time; group is
+	// the open group transaction, if any, only touched by the goroutine
+	// holding the write connection.
+	writers writerQueue
 	group   *group
 	// commits counts the group transactions committed.
 	commits atomic.Int64
@@ -147,7 +146,6 @@ func open(ctx context.Context, cfg Config, synchronous string) (*Store, error) {
 		path:     path,
 		codec:    rowcodec.New(cfg.Sealer, cfg.StepsCompression),
 		lockFile: lockFile,
-		turn:     make(chan struct{}, 1),
 
 		skipMigrations: cfg.SkipMigrations,
 	}
