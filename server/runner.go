@@ -28,3 +28,12 @@ func (r runner) RunNow(ctx context.Context, id string) error {
 	}
 	return err
 }
+
+// Reserve reserves a cycle of a new resolution (service.Starter).
+func (r runner) Reserve(id string) (service.Reservation, bool) {
+	rsv, ok := r.Engine.Reserve(id)
+	if !ok {
+		return nil, false
+	}
+	return rsv, true
+}

@@ -46,6 +46,26 @@ type Runner interface {
 	InstanceID() int64
 }
 
+// Starter is implemented by a Runner that can start the cycle of a new
+// resolution without a transaction of its own: the resolution is stored
+// RUNNING in the transaction that creates it. The engine implements it.
+type Starter interface {
+	// Reserve reserves a cycle of the resolution, not stored yet, without
+	// waiting; false means none is free, and the resolution is launched as
+	// usual.
+	Reserve(resolutionPublicID string) (Reservation, bool)
+}
+
+// Reservation is a reserved cycle: Start it once the resolution is
+// committed, or Cancel it.
+type Reservation interface {
+	// Start runs the cycle of the committed resolution; the runner owns
+	// task and res from then on.
+	Start(task *store.Task, res *store.Resolution)
+	// Cancel gives the reservation up.
+	Cancel()
+}
+
 // Config holds what a Service needs.
 type Config struct {
 	// Store is the database. Required.

@@ -165,9 +165,15 @@ func (s *Service) prepareTask(id auth.Identity, req CreateTaskRequest, parent st
 // resolution, then launches or schedules the resolution.
 func (s *Service) storeNewTask(ctx context.Context, id auth.Identity, nt *newTask, commentText string) (*Task, error) {
 	t, res := nt.task, nt.res
+	// The answer describes the task as it was created, before it started.
+	created := *t
+	rsv := s.reserveStart(t, res)
 
 	comment, err := s.insertTask(ctx, t, res, id, commentText)
 	if err != nil {
+		if rsv != nil {
+			rsv.Cancel()
+		}
 		return nil, err
 	}
 
@@ -175,14 +181,48 @@ func (s *Service) storeNewTask(ctx context.Context, id auth.Identity, nt *newTas
 	// notification is sent, because there is no notifier yet; send them
 	// after the commit of insertTask once one exists.
 
-	s.startResolution(res)
+	if rsv != nil {
+		// The runner owns what it runs: the tag action changes the tags.
+		task, run := *t, *res
+		task.Tags = maps.Clone(t.Tags)
+		rsv.Start(&task, &run)
+	} else {
+		s.startResolution(res)
+	}
 
-	v := taskView(t)
+	created.ResolutionPublicID, created.ResolverUsername = t.ResolutionPublicID, t.ResolverUsername
+	v := taskView(&created)
 	if comment != nil {
 		v.Comments = []*Comment{commentView(comment)}
 	}
 
 	return v, nil
+}
+
+// reserveStart reserves, when the runner can, the cycle of the new
+// resolution res that this instance claims, and makes res and its task t
+// RUNNING, so that the transaction that stores them starts the cycle too.
+// It returns nil, changing nothing, when res is not claimed at once or no
+// cycle can be reserved.
+func (s *Service) reserveStart(t *store.Task, res *store.Resolution) Reservation {
+	starter, ok := s.cfg.Runner.(Starter)
+	if !ok || res == nil || res.State != state.ResAutorunning {
+		return nil
+	}
+
+	rsv, ok := starter.Reserve(res.PublicID)
+	if !ok {
+		return nil
+	}
+
+	now := s.now()
+	res.State = state.ResRunning
+	res.LastStart = &now
+	res.RunCount = 1
+	t.State = state.TaskRunning
+	t.LastActivity = now
+
+	return rsv
 }
 
 // startResolution starts the new resolution res, claimed by this instance,
