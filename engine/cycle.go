@@ -585,29 +585,18 @@ func (c *cycle) trySave(ctx context.Context, final bool) error {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	// The row lock also orders this write after a concurrent claim.
-	// Saves during the cycle only check who holds the resolution; the
-	// final one reads it whole.
-	var holder *int64
-	var cur *store.Resolution
-	if final {
-		cur, err = tx.ResolutionLock(ctx, c.res.PublicID)
-		if cur != nil {
-			holder = cur.InstanceID
-		}
-	} else {
-		holder, err = tx.ResolutionHolder(ctx, c.res.ID)
-	}
+	holder, runMax, err := tx.ResolutionHolder(ctx, c.res.ID)
 	if err != nil {
 		return fmt.Errorf("lock resolution: %w", err)
 	}
 	if holder == nil || *holder != c.e.cfg.InstanceID {
 		return errTakenOver
 	}
-	if final && cur.RunMax > c.res.RunMax {
+	if final && runMax > c.res.RunMax {
 		// A step raised the run limit during the cycle (a batch makes up
 		// for the runs its wake-ups used): the cycle's copy must not undo
 		// it.
-		c.res.RunMax = cur.RunMax
+		c.res.RunMax = runMax
 	}
 	if err := c.writeTx(ctx, tx, final); err != nil {
 		return err

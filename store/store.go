@@ -201,8 +201,8 @@ type Tx interface {
 	TemplateVersionGet(ctx context.Context, id int64) ([]byte, error)
 	// ResolutionHolder locks a resolution by internal id, like
 	// ResolutionLock, but reads only the instance that holds it (nil when
-	// none): the cheap ownership check of an engine's every write.
-	ResolutionHolder(ctx context.Context, id int64) (*int64, error)
+	// none) and its run limit: the cheap check of an engine's every write.
+	ResolutionHolder(ctx context.Context, id int64) (holder *int64, runMax int, err error)
 	// ResolutionUpdate writes every mutable field of a resolution (all but
 	// ID, PublicID, TaskID, Created), with one exception that keeps wake-ups
 	// from being lost: when the stored next_retry is after the stored

@@ -107,17 +107,21 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 }
 
 // ResolutionHolder locks a resolution by internal id and returns the
-// instance holding it.
-func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, error) {
-	var holder *int64
-	err := t.tx.QueryRow(ctx, `SELECT instance_id FROM resolution WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&holder)
+// instance holding it and its run limit.
+func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, int, error) {
+	var (
+		holder *int64
+		runMax int32
+	)
+	err := t.tx.QueryRow(ctx, `SELECT instance_id, run_max FROM resolution WHERE id = $1 FOR NO KEY UPDATE`, id).
+		Scan(&holder, &runMax)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock resolution %d: %w", id, err)
+		return nil, 0, fmt.Errorf("lock resolution %d: %w", id, err)
 	}
-	return holder, nil
+	return holder, int(runMax), nil
 }
 
 // ResolutionUpdate writes every mutable field of a resolution, keeping a

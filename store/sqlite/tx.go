@@ -84,21 +84,23 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 	return r, nil
 }
 
-// ResolutionHolder reads the instance holding a resolution, by internal id;
-// the transaction already holds the database's write lock.
-func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, error) {
-	var holder sql.NullInt64
-	err := t.tx.QueryRowContext(ctx, `SELECT instance_id FROM resolution WHERE id = ?`, id).Scan(&holder)
+// ResolutionHolder reads the instance holding a resolution and its run
+// limit, by internal id; the transaction already holds the database's
+// write lock.
+func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, int, error) {
+	var (
+		holder sql.NullInt64
+		runMax int
+	)
+	err := t.tx.QueryRowContext(ctx, `SELECT instance_id, run_max FROM resolution WHERE id = ?`, id).
+		Scan(&holder, &runMax)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock resolution %d: %w", id, err)
+		return nil, 0, fmt.Errorf("lock resolution %d: %w", id, err)
 	}
-	if !holder.Valid {
-		return nil, nil //nolint:nilnil // no holder is not an error
-	}
-	return &holder.Int64, nil
+	return fromOptInt64(holder), runMax, nil
 }
 
 // ResolutionUpdate writes every mutable field of a resolution. The

@@ -138,15 +138,19 @@ func txBehaviours() []behaviour {
 
 		{"ResolutionHolderReadsAndLocks", func(t *testing.T, b *bundle) {
 			_, free := b.taskWithResolution(t)
-			_, held := b.taskWithResolution(t, func(r *store.Resolution) { r.InstanceID = ptr(int64(42)) })
+			_, held := b.taskWithResolution(t, func(r *store.Resolution) {
+				r.InstanceID = ptr(int64(42))
+				r.RunMax = 7
+			})
 			b.inTx(t, func(tx store.Tx) {
-				got, err := tx.ResolutionHolder(b.ctx, free.ID)
+				got, _, err := tx.ResolutionHolder(b.ctx, free.ID)
 				require.NoError(t, err)
 				require.Nil(t, got)
-				got, err = tx.ResolutionHolder(b.ctx, held.ID)
+				got, runMax, err := tx.ResolutionHolder(b.ctx, held.ID)
 				require.NoError(t, err)
 				require.Equal(t, ptr(int64(42)), got)
-				_, err = tx.ResolutionHolder(b.ctx, held.ID+free.ID+1000)
+				require.Equal(t, 7, runMax)
+				_, _, err = tx.ResolutionHolder(b.ctx, held.ID+free.ID+1000)
 				require.ErrorIs(t, err, store.ErrNotFound)
 			})
 			// Two transactions never hold the lock at once.
@@ -157,7 +161,7 @@ func txBehaviours() []behaviour {
 			for i := range workers {
 				wg.Go(func() {
 					errs[i] = b.increment(func(tx store.Tx) error {
-						if _, err := tx.ResolutionHolder(b.ctx, held.ID); err != nil {
+						if _, _, err := tx.ResolutionHolder(b.ctx, held.ID); err != nil {
 							return err
 						}
 						if inside.Add(1) > 1 {
