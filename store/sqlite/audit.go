@@ -26,7 +26,7 @@ func (s *Store) AuditList(ctx context.Context, f store.AuditFilter) ([]*store.Au
 func (s *Store) auditList(ctx context.Context, f store.AuditFilter) ([]*store.AuditEntry, error) {
 	after := int64(0)
 	if f.After != "" {
-		err := s.reader.QueryRowContext(ctx,
+		err := s.reads.QueryRowContext(ctx,
 			`SELECT id FROM audit WHERE public_id = ? AND task_id = ?`, f.After, f.TaskID).Scan(&after)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("cursor %s: %w", f.After, store.ErrNotFound)
@@ -39,7 +39,7 @@ func (s *Store) auditList(ctx context.Context, f store.AuditFilter) ([]*store.Au
 	if limit <= 0 {
 		limit = -1 // no limit
 	}
-	rows, err := s.reader.QueryContext(ctx,
+	rows, err := s.reads.QueryContext(ctx,
 		auditSelect+` WHERE a.task_id = ? AND a.id > ? ORDER BY a.id LIMIT ?`, f.TaskID, after, limit)
 	if err != nil {
 		return nil, err

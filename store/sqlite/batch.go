@@ -29,7 +29,7 @@ func batchRowID(ctx context.Context, q querier, publicID string) (any, error) {
 // BatchGet returns a batch by public id.
 func (s *Store) BatchGet(ctx context.Context, publicID string) (*store.Batch, error) {
 	b := store.Batch{PublicID: publicID}
-	err := s.reader.QueryRowContext(ctx, `SELECT id FROM batch WHERE public_id = ?`, publicID).Scan(&b.ID)
+	err := s.reads.QueryRowContext(ctx, `SELECT id FROM batch WHERE public_id = ?`, publicID).Scan(&b.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -42,7 +42,7 @@ func (s *Store) BatchGet(ctx context.Context, publicID string) (*store.Batch, er
 // BatchCountRunning counts the unfinished tasks of a batch.
 func (s *Store) BatchCountRunning(ctx context.Context, publicID string) (int, error) {
 	var n int
-	err := s.reader.QueryRowContext(ctx, `
+	err := s.reads.QueryRowContext(ctx, `
 		SELECT (SELECT count(*) FROM task t
 		        WHERE t.batch_id = b.id AND t.state NOT IN ('DONE', 'CANCELLED', 'WONTFIX'))
 		FROM batch b WHERE b.public_id = ?`, publicID).Scan(&n)

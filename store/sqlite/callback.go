@@ -16,7 +16,7 @@ const callbackSelect = `SELECT c.id, c.public_id, c.task_id, t.public_id, c.reso
 
 // CallbackGet returns a callback by public id.
 func (s *Store) CallbackGet(ctx context.Context, publicID string) (*store.Callback, error) {
-	c, err := s.callbackGet(ctx, s.reader, publicID)
+	c, err := s.callbackGet(ctx, s.reads, publicID)
 	if err != nil {
 		return nil, fmt.Errorf("get callback %s: %w", publicID, err)
 	}

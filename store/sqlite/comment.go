@@ -18,7 +18,7 @@ const commentSelect = `SELECT c.id, c.public_id, c.task_id, t.public_id, c.usern
 
 // CommentList returns the comments of a task, oldest first.
 func (s *Store) CommentList(ctx context.Context, taskID int64) ([]*store.Comment, error) {
-	cs, err := s.commentList(ctx, s.reader, taskID)
+	cs, err := s.commentList(ctx, s.reads, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("list comments of task %d: %w", taskID, err)
 	}
@@ -27,7 +27,7 @@ func (s *Store) CommentList(ctx context.Context, taskID int64) ([]*store.Comment
 
 // CommentGet returns a comment by public id.
 func (s *Store) CommentGet(ctx context.Context, publicID string) (*store.Comment, error) {
-	c, err := s.commentGet(ctx, s.reader, publicID)
+	c, err := s.commentGet(ctx, s.reads, publicID)
 	if err != nil {
 		return nil, fmt.Errorf("get comment %s: %w", publicID, err)
 	}
@@ -155,7 +155,7 @@ func (t *Tx) TaskDelete(ctx context.Context, id int64) error {
 // TaskCountByGroups counts the tasks by template, resolver groups and
 // state.
 func (s *Store) TaskCountByGroups(ctx context.Context) ([]store.TaskGroupCount, error) {
-	rows, err := s.reader.QueryContext(ctx, rowcodec.TaskGroupCountsSQL)
+	rows, err := s.reads.QueryContext(ctx, rowcodec.TaskGroupCountsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("count tasks by groups: %w", err)
 	}
@@ -189,7 +189,7 @@ func (s *Store) TaskCountByState(ctx context.Context, tags map[string]string) (m
 	}
 	query += ` GROUP BY t.state`
 
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count tasks by state: %w", err)
 	}

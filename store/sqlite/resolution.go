@@ -19,7 +19,7 @@ const resolutionSelect = `
 
 // ResolutionGet returns a resolution by public id.
 func (s *Store) ResolutionGet(ctx context.Context, publicID string) (*store.Resolution, error) {
-	r, err := s.resolutionGet(ctx, s.reader, publicID)
+	r, err := s.resolutionGet(ctx, s.reads, publicID)
 	if err != nil {
 		return nil, fmt.Errorf("get resolution %s: %w", publicID, err)
 	}
@@ -209,7 +209,7 @@ const nextWakeupSQL = `
 // past means "now".
 func (s *Store) ResolutionNextWakeup(ctx context.Context) (*time.Time, error) {
 	var at sql.NullInt64
-	if err := s.reader.QueryRowContext(ctx, nextWakeupSQL).Scan(&at); err != nil {
+	if err := s.reads.QueryRowContext(ctx, nextWakeupSQL).Scan(&at); err != nil {
 		return nil, fmt.Errorf("get next wakeup: %w", err)
 	}
 	return fromOptMicros(at), nil

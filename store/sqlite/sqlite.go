@@ -73,8 +73,9 @@ type Config struct {
 type Store struct {
 	logger *slog.Logger
 	path   string
-	reader *sql.DB // read-only pool for plain reads
-	writer *sql.DB // the one connection for Begin and every write
+	reader *sql.DB    // read-only pool for plain reads
+	reads  *stmtCache // the reads, through prepared statements
+	writer *sql.DB    // the one connection for Begin and every write
 	// codec seals the values written and opens those read.
 	codec rowcodec.Codec
 
@@ -210,6 +211,7 @@ func (s *Store) connect(ctx context.Context, synchronous string) error {
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", s.path, err)
 	}
+	s.reads = newStmtCache(s.reader)
 	s.reader.SetMaxOpenConns(readerConns)
 	s.reader.SetMaxIdleConns(readerConns)
 	if err := s.reader.PingContext(ctx); err != nil {
@@ -271,6 +273,9 @@ func (s *Store) Close() error {
 		var errs []error
 		// The writer closes last: the last connection to close checkpoints
 		// the WAL into the database file.
+		if s.reads != nil {
+			errs = append(errs, s.reads.Close())
+		}
 		if s.reader != nil {
 			errs = append(errs, s.reader.Close())
 		}

@@ -13,7 +13,7 @@ import (
 // StepList returns every step row of a resolution, sorted by name (byte
 // order). A resolution without steps, or that does not exist, has none.
 func (s *Store) StepList(ctx context.Context, resolutionID int64) ([]*store.Step, error) {
-	steps, err := s.stepList(ctx, s.reader, resolutionID)
+	steps, err := s.stepList(ctx, s.reads, resolutionID)
 	if err != nil {
 		return nil, fmt.Errorf("list steps of resolution %d: %w", resolutionID, err)
 	}

@@ -28,7 +28,7 @@ const taskFrom = `FROM task t LEFT JOIN resolution r ON r.task_id = t.id`
 
 // TaskGet returns a task by public id, input and result included.
 func (s *Store) TaskGet(ctx context.Context, publicID string) (*store.Task, error) {
-	t, err := s.taskGet(ctx, s.reader, `t.public_id = ?`, publicID)
+	t, err := s.taskGet(ctx, s.reads, `t.public_id = ?`, publicID)
 	if err != nil {
 		return nil, fmt.Errorf("get task %s: %w", publicID, err)
 	}
@@ -100,7 +100,7 @@ func (s *Store) TaskList(ctx context.Context, f store.TaskFilter) ([]*store.Task
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}

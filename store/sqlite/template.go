@@ -17,7 +17,7 @@ func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []
 	hash := rowcodec.TemplateHash(document)
 
 	var id int64
-	err := s.reader.QueryRowContext(ctx,
+	err := s.reads.QueryRowContext(ctx,
 		`SELECT id FROM template_version WHERE name = ? AND hash = ?`, name, hash).Scan(&id)
 	if err == nil {
 		return id, nil
@@ -40,7 +40,7 @@ func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []
 
 // TemplateVersionGet returns the document of a template version.
 func (s *Store) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
-	return templateVersionGet(ctx, s.reader, id)
+	return templateVersionGet(ctx, s.reads, id)
 }
 
 // TemplateVersionGet returns the document of a template version, as this
@@ -65,7 +65,7 @@ func templateVersionGet(ctx context.Context, q querier, id int64) ([]byte, error
 // TemplatesInUse returns every template name that a task uses, with the id
 // of the newest version recorded under that name.
 func (s *Store) TemplatesInUse(ctx context.Context) (map[string]int64, error) {
-	rows, err := s.reader.QueryContext(ctx, `
+	rows, err := s.reads.QueryContext(ctx, `
 		SELECT v.name, MAX(v.id) FROM template_version v
 		WHERE EXISTS (SELECT 1 FROM task t WHERE t.template_name = v.name)
 		GROUP BY v.name`)
