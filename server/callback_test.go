@@ -2,14 +2,20 @@ package server_test
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/utask/utask/config"
+	"github.com/utask/utask/server"
 	"github.com/utask/utask/store/postgres/pgtest"
 )
 
@@ -196,4 +202,32 @@ func TestCallbackLeavesAPausedResolutionPaused(t *testing.T) {
 	done := ts.waitTask(t, task.ID, "alice")
 	require.Equal(t, "DONE", done.State)
 	require.Equal(t, "true", done.Result["approved"])
+}
+
+// With --http-port 0 and no base URL, callback URLs carry the port the
+// server listens on, not 0.
+func TestCallbackURLOnAPickedPort(t *testing.T) {
+	t.Parallel()
+	workDir := t.TempDir()
+	srv, err := server.Start(context.Background(), server.Options{
+		Flags: config.Flags{
+			TemplatesPaths: []string{filepath.Join("testdata", "templates")},
+			ScriptsPath:    filepath.Join("testdata", "scripts"),
+			FunctionsPath:  filepath.Join(workDir, "functions"),
+			Region:         "default",
+			LogsFormat:     "text",
+			HTTPPort:       0,
+		},
+		Environ: withDefaults(nil),
+		WorkDir: workDir,
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
+	_, port, err := net.SplitHostPort(srv.Addr())
+	require.NoError(t, err)
+	ts := &testServer{srv: srv, base: "http://127.0.0.1:" + port, workDir: workDir}
+	t.Cleanup(func() { ts.stop(t) })
+	_, out := ts.waitingCallbackTask(t)
+	callURL, _ := out["url"].(string)
+	require.True(t, strings.HasPrefix(callURL, "http://127.0.0.1:"+port+"/unsecured/callback/"), callURL)
 }

@@ -108,6 +108,21 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		log.Warn("no administrator configured: set admin_usernames or admin_groups in the utask-cfg item")
 	}
 
+	// Listen first: with --http-port 0 the port is only known then, and the
+	// callback URLs may be built on it.
+	if opts.Listener == nil {
+		ln, lerr := net.Listen("tcp", ":"+strconv.Itoa(opts.Flags.HTTPPort))
+		if lerr != nil {
+			return nil, fmt.Errorf("listen: %w", lerr)
+		}
+		defer func() { // err is Start's result: close what Start opened if it fails
+			if err != nil {
+				_ = ln.Close()
+			}
+		}()
+		opts.Listener = ln
+	}
+
 	registry, err := BuiltinActions(opts.Flags.ScriptsPath)
 	if err != nil {
 		return nil, err
@@ -191,6 +206,9 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 			_ = db.Close()
 		}
 	}()
+	if err := checkKeys(ctx, db); err != nil {
+		return nil, err
+	}
 
 	versions := make(map[string]int64, len(tmpls))
 	for _, t := range tmpls {
@@ -320,12 +338,6 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	})
 
 	ln := opts.Listener
-	if ln == nil {
-		ln, err = net.Listen("tcp", ":"+strconv.Itoa(opts.Flags.HTTPPort))
-		if err != nil {
-			return nil, fmt.Errorf("listen: %w", err)
-		}
-	}
 	s = &Server{
 		log:      log,
 		db:       db,
@@ -450,6 +462,29 @@ func databaseItem(items *config.Store, cfg config.UtaskConfig, workDir string) (
 		path = filepath.Join(workDir, path)
 	}
 	return key, path, "", nil
+}
+
+// checkKeys refuses a start whose encryption keys cannot open what the
+// store holds: a server started so would answer 500 for every old task and
+// seal new ones with keys that disagree with the old ones. It opens the
+// sealed values of the newest task, if there is one.
+func checkKeys(ctx context.Context, db store.Store) error {
+	newest, err := db.TaskList(ctx, store.TaskFilter{Visibility: store.VisibleAll, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("check encryption keys: %w", err)
+	}
+	if len(newest) == 0 {
+		return nil
+	}
+	if _, err := db.TaskGet(ctx, newest[0].PublicID); err != nil {
+		if errors.Is(err, crypt.ErrDecrypt) {
+			return fmt.Errorf("configuration item \"encryption-key\": no key opens the stored data (task %s); "+
+				"give every key the data was sealed with (the embedded store's generated key file is not read "+
+				"once encryption-key items are given): %w", newest[0].PublicID, err)
+		}
+		return fmt.Errorf("check encryption keys: %w", err)
+	}
+	return nil
 }
 
 // loadKeyring reads the encryption-key items; with none, the embedded store

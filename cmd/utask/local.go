@@ -104,13 +104,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			catalog.Templates[t.Name] = true
 			err = template.Validate(t, catalog)
 		}
+		printWarnings(stdout, f)
 		if err != nil {
 			fmt.Fprintf(stdout, "template %s: %v\n", f, err)
 			failed = true
 			continue
 		}
 		count++
-		printWarnings(stdout, f)
 	}
 	if failed {
 		return 1
