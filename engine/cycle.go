@@ -359,7 +359,10 @@ func (c *cycle) setState(sr *stepRun, s string) {
 // emit tells the observers of a change.
 func (c *cycle) emit(step, st, errText string) {
 	if c.e.cfg.Events != nil {
-		c.e.cfg.Events(Event{ResolutionID: c.res.PublicID, TaskID: c.task.PublicID, Step: step, State: st, Error: errText})
+		c.e.cfg.Events(Event{
+			ResolutionID: c.res.PublicID, TaskID: c.task.PublicID, Step: step, State: st, Error: errText,
+			Template: c.task.TemplateName, TaskCreated: c.task.Created, ResolutionCreated: c.res.Created,
+		})
 	}
 }
 

@@ -106,6 +106,12 @@ type Event struct {
 	State string
 	// Error is the step's error text, if any.
 	Error string
+	// Template is the task's template; TaskCreated and ResolutionCreated
+	// are when the task and its resolution were created, so that an
+	// observer can time a resolution without reading it back.
+	Template          string
+	TaskCreated       time.Time
+	ResolutionCreated time.Time
 }
 
 // Engine runs resolutions: it claims due work, runs execution cycles and

@@ -16,8 +16,8 @@
 //
 // plus the client library's Go runtime (go_*), process (process_*) and
 // handler (promhttp_*) metrics, all on a registry of their own. The three
-// summaries are fed by the engine's events: each resolution DONE is looked
-// up in the store, off the engine's goroutines, by a worker of its own.
+// summaries are fed by the engine's events: the event that ends a cycle in
+// DONE carries the template and the creation times it needs.
 package metrics
 
 import (
@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,11 +41,6 @@ import (
 // DefaultInterval is how often utask_task_state is refreshed when
 // Config.Interval is not set.
 const DefaultInterval = 5 * time.Second
-
-// queueSize bounds the resolutions DONE waiting to be looked up; beyond it
-// their durations are not observed (and the drop is logged), so that the
-// engine never waits for the metrics.
-const queueSize = 4096
 
 // alwaysStates are set for every template and group, 0 when no task is in
 // them.
@@ -69,33 +63,18 @@ type TaskCount struct {
 // Counter counts the tasks by template, resolver group and state.
 type Counter func(ctx context.Context) ([]TaskCount, error)
 
-// Reader reads the task and resolution of a resolution that is DONE.
-// store.Store implements it.
-type Reader interface {
-	TaskGet(ctx context.Context, publicID string) (*store.Task, error)
-	ResolutionGet(ctx context.Context, publicID string) (*store.Resolution, error)
-}
-
 // Config is what the metrics read from.
 type Config struct {
 	// Count counts the tasks for utask_task_state. Required.
 	Count Counter
-	// Store looks up the resolutions DONE for the summaries. Required.
-	Store Reader
 	// Interval is the refresh interval of utask_task_state. Defaults to
 	// DefaultInterval.
 	Interval time.Duration
-	// Logger receives the errors of the refreshes and look-ups. Defaults
+	// Logger receives the errors of the refreshes. Defaults
 	// to discarding them.
 	Logger *slog.Logger
 	// Now is the clock of the completions. Defaults to time.Now.
 	Now func() time.Time
-}
-
-// done is a resolution that reached DONE at a moment.
-type done struct {
-	taskID, resolutionID string
-	at                   time.Time
 }
 
 // Metrics is the registry of a server's metrics and the loops that feed it.
@@ -109,9 +88,6 @@ type Metrics struct {
 	completeTimes *prometheus.SummaryVec
 	execTimes     *prometheus.SummaryVec
 
-	queue   chan done
-	dropped atomic.Int64
-
 	mu      sync.Mutex
 	started bool
 	stop    context.CancelFunc
@@ -120,8 +96,8 @@ type Metrics struct {
 
 // New builds the registry. Nothing runs until Start.
 func New(cfg Config) (*Metrics, error) {
-	if cfg.Count == nil || cfg.Store == nil {
-		return nil, fmt.Errorf("%w: Count and Store are required", ErrConfig)
+	if cfg.Count == nil {
+		return nil, fmt.Errorf("%w: Count is required", ErrConfig)
 	}
 
 	if cfg.Interval <= 0 {
@@ -157,7 +133,6 @@ func New(cfg Config) (*Metrics, error) {
 			Help:       "Seconds from the creation of a resolution to it being DONE.",
 			Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001}, //nolint:mnd // quantiles
 		}, []string{"template"}),
-		queue: make(chan done, queueSize),
 	}
 
 	for _, c := range []prometheus.Collector{
@@ -179,24 +154,21 @@ func New(cfg Config) (*Metrics, error) {
 // Handler serves the metrics in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler { return m.handler }
 
-// Observe takes an engine event; a resolution that ended its cycle DONE is
-// queued for the summaries. It never blocks: when the queue is full the
-// completion is dropped.
+// Observe takes an engine event: the end of a cycle in DONE is observed by
+// the three summaries, timed against the clock. It never blocks on I/O.
 func (m *Metrics) Observe(ev engine.Event) {
 	if ev.Step != "" || ev.State != state.ResDone {
 		return
 	}
 
-	select {
-	case m.queue <- done{taskID: ev.TaskID, resolutionID: ev.ResolutionID, at: m.cfg.Now()}:
-	default:
-		m.dropped.Add(1)
-	}
+	at := m.cfg.Now()
+	m.validTimes.WithLabelValues(ev.Template).Observe(seconds(ev.ResolutionCreated.Sub(ev.TaskCreated)))
+	m.completeTimes.WithLabelValues(ev.Template).Observe(seconds(at.Sub(ev.TaskCreated)))
+	m.execTimes.WithLabelValues(ev.Template).Observe(seconds(at.Sub(ev.ResolutionCreated)))
 }
 
-// Start refreshes utask_task_state once, then every interval, and starts
-// the look-ups of the resolutions DONE, until Stop. A second Start does
-// nothing.
+// Start refreshes utask_task_state once, then every interval, until Stop.
+// A second Start does nothing.
 func (m *Metrics) Start(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -209,11 +181,9 @@ func (m *Metrics) Start(ctx context.Context) {
 	ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
 
 	m.loops.Go(func() { m.refreshLoop(ctx) })
-	m.loops.Go(func() { m.completionLoop(ctx) })
 }
 
-// Stop stops the loops and waits for them. The completions still queued
-// are not observed.
+// Stop stops the refreshes and waits for them.
 func (m *Metrics) Stop() {
 	m.mu.Lock()
 	stop := m.stop
@@ -234,10 +204,6 @@ func (m *Metrics) refreshLoop(ctx context.Context) {
 	for {
 		if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
 			m.cfg.Logger.WarnContext(ctx, "refresh task state metrics", "err", err)
-		}
-
-		if n := m.dropped.Swap(0); n > 0 {
-			m.cfg.Logger.WarnContext(ctx, "metrics: completions not observed, queue full", "count", n)
 		}
 
 		select {
@@ -279,40 +245,6 @@ func (m *Metrics) Refresh(ctx context.Context) error {
 			m.taskState.WithLabelValues(s, p.template, p.group).Set(float64(n))
 		}
 	}
-
-	return nil
-}
-
-// completionLoop observes the queued resolutions DONE until ctx ends.
-func (m *Metrics) completionLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case d := <-m.queue:
-			if err := m.observeDone(ctx, d); err != nil && ctx.Err() == nil {
-				m.cfg.Logger.WarnContext(ctx, "observe completed resolution", "resolution_id", d.resolutionID, "err", err)
-			}
-		}
-	}
-}
-
-// observeDone looks up the task and resolution of d and observes the three
-// summaries.
-func (m *Metrics) observeDone(ctx context.Context, d done) error {
-	t, err := m.cfg.Store.TaskGet(ctx, d.taskID)
-	if err != nil {
-		return fmt.Errorf("get task: %w", err)
-	}
-
-	r, err := m.cfg.Store.ResolutionGet(ctx, d.resolutionID)
-	if err != nil {
-		return fmt.Errorf("get resolution: %w", err)
-	}
-
-	m.validTimes.WithLabelValues(t.TemplateName).Observe(seconds(r.Created.Sub(t.Created)))
-	m.completeTimes.WithLabelValues(t.TemplateName).Observe(seconds(d.at.Sub(t.Created)))
-	m.execTimes.WithLabelValues(t.TemplateName).Observe(seconds(d.at.Sub(r.Created)))
 
 	return nil
 }

@@ -43,26 +43,6 @@ func (c *counts) count(context.Context) ([]metrics.TaskCount, error) {
 	return append([]metrics.TaskCount(nil), c.now...), c.err
 }
 
-// rows is a Reader over fixed tasks and resolutions.
-type rows struct {
-	tasks       map[string]*store.Task
-	resolutions map[string]*store.Resolution
-}
-
-func (r rows) TaskGet(_ context.Context, id string) (*store.Task, error) {
-	if t, ok := r.tasks[id]; ok {
-		return t, nil
-	}
-	return nil, store.ErrNotFound
-}
-
-func (r rows) ResolutionGet(_ context.Context, id string) (*store.Resolution, error) {
-	if res, ok := r.resolutions[id]; ok {
-		return res, nil
-	}
-	return nil, store.ErrNotFound
-}
-
 // scrape reads the metrics served by h.
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -135,7 +115,7 @@ func TestTaskStateGauge(t *testing.T) {
 		{Template: "deploy", Group: "dev", State: "TODO", Count: 1},
 		{Template: "deploy", Group: "dev", State: "TODO", Count: 1},
 	}, nil)
-	m := newMetrics(t, metrics.Config{Count: c.count, Store: rows{}})
+	m := newMetrics(t, metrics.Config{Count: c.count})
 	require.NoError(t, m.Refresh(t.Context()))
 
 	got := scrape(t, m.Handler())
@@ -174,7 +154,7 @@ func TestRefreshLoopRunsUntilStop(t *testing.T) {
 	t.Parallel()
 	c := &counts{}
 	c.set([]metrics.TaskCount{{Template: "a", State: "TODO", Count: 1}}, nil)
-	m := newMetrics(t, metrics.Config{Count: c.count, Store: rows{}, Interval: 10 * time.Millisecond})
+	m := newMetrics(t, metrics.Config{Count: c.count, Interval: 10 * time.Millisecond})
 	m.Start(t.Context())
 	m.Start(t.Context()) // a second Start does nothing
 	defer m.Stop()
@@ -193,20 +173,10 @@ func TestRefreshLoopRunsUntilStop(t *testing.T) {
 func TestCompletionSummaries(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := rows{
-		tasks: map[string]*store.Task{
-			"t1": {PublicID: "t1", TemplateName: "deploy", Created: t0},
-			"t2": {PublicID: "t2", TemplateName: "deploy", Created: t0.Add(time.Second)},
-		},
-		resolutions: map[string]*store.Resolution{
-			"r1": {PublicID: "r1", Created: t0.Add(4 * time.Second)},
-			"r2": {PublicID: "r2", Created: t0.Add(2 * time.Second)},
-		},
-	}
 	var mu sync.Mutex
 	now := t0.Add(10 * time.Second)
 	m := newMetrics(t, metrics.Config{
-		Count: (&counts{}).count, Store: r,
+		Count: (&counts{}).count,
 		Now: func() time.Time {
 			mu.Lock()
 			defer mu.Unlock()
@@ -216,23 +186,34 @@ func TestCompletionSummaries(t *testing.T) {
 	m.Start(t.Context())
 	defer m.Stop()
 
+	// t1 was created at t0 and its resolution 4 s later; t2 at t0+1s and
+	// its resolution 1 s later.
+	ev1 := engine.Event{
+		ResolutionID: "r1", TaskID: "t1", Template: "deploy",
+		TaskCreated: t0, ResolutionCreated: t0.Add(4 * time.Second),
+	}
+	ev2 := engine.Event{
+		ResolutionID: "r2", TaskID: "t2", Template: "deploy",
+		TaskCreated: t0.Add(time.Second), ResolutionCreated: t0.Add(2 * time.Second),
+	}
+
 	// Only the end of a cycle in DONE counts.
-	m.Observe(engine.Event{ResolutionID: "r1", TaskID: "t1", Step: "first", State: "DONE"})
-	m.Observe(engine.Event{ResolutionID: "r1", TaskID: "t1", State: "BLOCKED_BADREQUEST"})
-	m.Observe(engine.Event{ResolutionID: "r1", TaskID: "t1", State: "DONE"})
+	step := ev1
+	step.Step, step.State = "first", "DONE"
+	m.Observe(step)
+	blocked := ev1
+	blocked.State = "BLOCKED_BADREQUEST"
+	m.Observe(blocked)
+	ev1.State = "DONE"
+	m.Observe(ev1)
 	mu.Lock()
 	now = t0.Add(5 * time.Second)
 	mu.Unlock()
-	m.Observe(engine.Event{ResolutionID: "r2", TaskID: "t2", State: "DONE"})
-	m.Observe(engine.Event{ResolutionID: "gone", TaskID: "gone", State: "DONE"}) // deleted since: skipped
+	ev2.State = "DONE"
+	m.Observe(ev2)
 
 	tpl := map[string]string{"template": "deploy"}
-	var got map[string]*dto.MetricFamily
-	require.Eventually(t, func() bool {
-		got = scrape(t, m.Handler())
-		s := series(got, "utask_exec_times", tpl)
-		return s != nil && s.GetSummary().GetSampleCount() == 2
-	}, 10*time.Second, 5*time.Millisecond)
+	got := scrape(t, m.Handler()) // Observe is synchronous
 
 	for _, tc := range []struct {
 		name string
@@ -253,7 +234,7 @@ func TestCompletionSummaries(t *testing.T) {
 
 func TestDefaultCollectors(t *testing.T) {
 	t.Parallel()
-	m := newMetrics(t, metrics.Config{Count: (&counts{}).count, Store: rows{}})
+	m := newMetrics(t, metrics.Config{Count: (&counts{}).count})
 	_ = scrape(t, m.Handler()) // the handler counts the scrapes it served
 	got := scrape(t, m.Handler())
 	for _, name := range []string{
@@ -289,10 +270,8 @@ func TestGroupCounts(t *testing.T) {
 	}, got)
 }
 
-func TestNewNeedsSources(t *testing.T) {
+func TestNewNeedsACounter(t *testing.T) {
 	t.Parallel()
-	_, err := metrics.New(metrics.Config{Store: rows{}})
-	require.ErrorIs(t, err, metrics.ErrConfig)
-	_, err = metrics.New(metrics.Config{Count: (&counts{}).count})
+	_, err := metrics.New(metrics.Config{})
 	require.ErrorIs(t, err, metrics.ErrConfig)
 }

@@ -251,7 +251,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		}
 		return nil
 	}
-	mx, err := metrics.New(metrics.Config{Count: metrics.GroupCounts(db.TaskCountByGroups, allowedGroups), Store: db, Logger: log})
+	mx, err := metrics.New(metrics.Config{Count: metrics.GroupCounts(db.TaskCountByGroups, allowedGroups), Logger: log})
 	if err != nil {
 		return nil, err
 	}
