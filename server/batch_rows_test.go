@@ -109,18 +109,29 @@ steps:
 		children = append(children, batch...)
 	}
 
-	for _, c := range children {
-		require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/resolution", "admin", map[string]any{
-			"task_id": c.ID,
-		}, nil))
-		require.Equal(t, "DONE", ts.waitTask(t, c.ID, "admin").State)
+	// Only the last child of each batch wakes the parent: after its first
+	// run, one run at the end of each batch. The second batch starts once
+	// the parent ran for the first, so that the two wake-ups cannot meet
+	// in one run.
+	type parentRun struct {
+		State    string          `json:"state"`
+		RunCount int             `json:"run_count"`
+		Steps    map[string]step `json:"steps"`
+	}
+	for i, name := range []string{"batchJsonInputs", "batchYamlInputs"} {
+		for _, c := range children[2*i : 2*i+2] {
+			require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/resolution", "admin", map[string]any{
+				"task_id": c.ID,
+			}, nil))
+			require.Equal(t, "DONE", ts.waitTask(t, c.ID, "admin").State)
+		}
+		var res parentRun
+		require.Eventually(t, func() bool {
+			res = parentRun{}
+			ts.call(t, http.MethodGet, "/resolution/"+parent.Resolution, "admin", nil, &res)
+			return res.Steps[name].State == "DONE" && res.State != "RUNNING"
+		}, 20*time.Second, 5*time.Millisecond, name)
+		require.Equal(t, 2+i, res.RunCount, name)
 	}
 	require.Equal(t, "DONE", ts.waitTask(t, parent.ID, "alice").State)
-	// Only the last child of each batch woke the parent: its first run,
-	// then one run at the end of each batch.
-	var res struct {
-		RunCount int `json:"run_count"`
-	}
-	require.Equal(t, http.StatusOK, ts.call(t, http.MethodGet, "/resolution/"+parent.Resolution, "admin", nil, &res))
-	require.Equal(t, 3, res.RunCount)
 }
