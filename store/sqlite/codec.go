@@ -20,11 +20,6 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// preparer is a querier that prepares statements for repeated use.
-type preparer interface {
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}
-
 // scanner is a row to read: *sql.Row or *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error

@@ -45,9 +45,19 @@ const (
 // savepoint is the name of the savepoint of the Tx in progress.
 const savepoint = "utask_tx"
 
-// group is one SQLite transaction shared by the Txs committed in it.
+// writeConn is the store's one write connection, held from Open to Close,
+// with the statements compiled on it: each query text is compiled once, on
+// first use, and kept (multi-row queries excepted: see QueryContext). Only
+// the goroutine holding it (see writerQueue) touches it.
+type writeConn struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// group is one SQLite transaction shared by the Txs committed in it. Only
+// the goroutine holding the write connection touches a group.
 type group struct {
-	conn    *sql.Conn
+	w       *writeConn
 	members int           // Txs whose work the group holds
 	turns   int           // Txs that held the write connection in the group
 	broken  error         // set when SQLite ended the transaction on its own
@@ -75,30 +85,8 @@ func (q *writerQueue) waiting() int {
 // acquireWriter waits, as long as ctx allows, for the write connection. It
 // returns the open group, opening one if none is.
 func (s *Store) acquireWriter(ctx context.Context) (*group, error) {
-	q := &s.writers
-	q.mu.Lock()
-	if !q.busy {
-		q.busy = true
-		q.mu.Unlock()
-	} else {
-		ch := make(chan struct{})
-		q.waiters = append(q.waiters, ch)
-		q.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			q.mu.Lock()
-			if i := slices.Index(q.waiters, ch); i >= 0 {
-				q.waiters = slices.Delete(q.waiters, i, i+1)
-				q.mu.Unlock()
-				return nil, fmt.Errorf("wait for the writer: %w", ctx.Err())
-			}
-			q.mu.Unlock()
-			// The connection was handed over meanwhile: give it back the
-			// way a holder does, which ends the group if nobody else waits.
-			s.releaseWriter()
-			return nil, fmt.Errorf("wait for the writer: %w", ctx.Err())
-		}
+	if err := s.waitWriter(ctx); err != nil {
+		return nil, err
 	}
 	if s.group != nil && s.group.broken != nil {
 		s.endGroup()
@@ -115,17 +103,56 @@ func (s *Store) acquireWriter(ctx context.Context) (*group, error) {
 	return s.group, nil
 }
 
+// waitWriter waits, as long as ctx allows, for the write connection.
+func (s *Store) waitWriter(ctx context.Context) error {
+	q := &s.writers
+	q.mu.Lock()
+	if !q.busy {
+		q.busy = true
+		q.mu.Unlock()
+	} else {
+		ch := make(chan struct{})
+		q.waiters = append(q.waiters, ch)
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			q.mu.Lock()
+			if i := slices.Index(q.waiters, ch); i >= 0 {
+				q.waiters = slices.Delete(q.waiters, i, i+1)
+				q.mu.Unlock()
+				return fmt.Errorf("wait for the writer: %w", ctx.Err())
+			}
+			q.mu.Unlock()
+			// The connection was handed over meanwhile: give it back the
+			// way a holder does, which ends the group if nobody else waits.
+			s.releaseWriter()
+			return fmt.Errorf("wait for the writer: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// direct runs fn on the write connection outside any group: its statements
+// commit one by one, as they run. An open group is committed first, so that
+// fn sees the work of the Txs before it, as a member would.
+func (s *Store) direct(ctx context.Context, fn func(q querier) error) error {
+	if err := s.waitWriter(ctx); err != nil {
+		return err
+	}
+	defer s.releaseWriter()
+	if s.group != nil {
+		s.endGroup()
+	}
+	return fn(s.wc)
+}
+
 // openGroup opens a new group's transaction.
 func (s *Store) openGroup(ctx context.Context) (*group, error) {
-	conn, err := s.writer.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("open write connection: %w", err)
-	}
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `BEGIN IMMEDIATE`); err != nil {
-		_ = conn.Close()
+	if _, err := s.wc.conn.ExecContext(context.WithoutCancel(ctx), `BEGIN IMMEDIATE`); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &group{conn: conn, done: make(chan struct{})}, nil
+	return &group{w: s.wc, done: make(chan struct{})}, nil
 }
 
 // releaseWriter gives the write connection up: to the next waiter, who will
@@ -164,24 +191,77 @@ func (s *Store) endGroup() {
 	switch {
 	case g.broken != nil:
 		g.err = fmt.Errorf("commit: transaction ended by the database: %w", g.broken)
-		_, _ = g.conn.ExecContext(ctx, `ROLLBACK`)
+		_, _ = g.w.conn.ExecContext(ctx, `ROLLBACK`)
 	case g.members == 0:
-		_, g.err = g.conn.ExecContext(ctx, `ROLLBACK`)
+		_, g.err = g.w.conn.ExecContext(ctx, `ROLLBACK`)
 	default:
-		if _, err := g.conn.ExecContext(ctx, `COMMIT`); err != nil {
+		if _, err := g.w.conn.ExecContext(ctx, `COMMIT`); err != nil {
 			g.err = fmt.Errorf("commit: %w", err)
 			// A failed COMMIT can leave the transaction open: end it before
 			// the connection serves another group. With no transaction left,
 			// this ROLLBACK fails, harmlessly.
-			_, _ = g.conn.ExecContext(ctx, `ROLLBACK`)
+			_, _ = g.w.conn.ExecContext(ctx, `ROLLBACK`)
 		} else {
 			s.commits.Add(1)
 		}
 	}
-	if err := g.conn.Close(); err != nil && g.err == nil {
-		g.err = fmt.Errorf("release write connection: %w", err)
-	}
 	close(g.done)
+}
+
+var _ querier = (*writeConn)(nil)
+
+// close closes the compiled statements and gives the connection back to
+// its pool.
+func (w *writeConn) close() error {
+	var errs []error
+	for _, st := range w.stmts {
+		errs = append(errs, st.Close())
+	}
+	clear(w.stmts)
+	errs = append(errs, w.conn.Close())
+	return errors.Join(errs...)
+}
+
+// stmt returns the compiled statement of query, compiling it on first use;
+// nil when it cannot be compiled or maxCachedStatements are kept already
+// (the caller then runs query as it is, which reports the error if any).
+func (w *writeConn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := w.stmts[query]; ok {
+		return st
+	}
+	if len(w.stmts) >= maxCachedStatements {
+		return nil
+	}
+	st, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	w.stmts[query] = st
+	return st
+}
+
+// ExecContext runs query through its compiled statement.
+func (w *writeConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...) //nolint:wrapcheck // the callers wrap
+	}
+	return w.conn.ExecContext(ctx, query, args...) //nolint:wrapcheck // the callers wrap
+}
+
+// QueryContext runs query as it is, compiled for this run only: a
+// compiled statement serves one run at a time, and a caller may run a query
+// while iterating the rows of the same one.
+func (w *writeConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return w.conn.QueryContext(ctx, query, args...) //nolint:wrapcheck // the callers wrap
+}
+
+// QueryRowContext runs query through its compiled statement; the row is
+// read (Scan) before the next statement runs.
+func (w *writeConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return w.conn.QueryRowContext(ctx, query, args...)
 }
 
 // errTxDone is returned by the Tx methods after Commit or Rollback.
@@ -195,7 +275,7 @@ func (t *Tx) commit(ctx context.Context) error {
 	}
 	t.done = true
 	g, s := t.g, t.s
-	if _, err := g.conn.ExecContext(context.WithoutCancel(ctx), `RELEASE `+savepoint); err != nil {
+	if _, err := g.w.ExecContext(context.WithoutCancel(ctx), `RELEASE `+savepoint); err != nil {
 		t.undo()
 		s.releaseWriter()
 		return fmt.Errorf("commit: %w", err)
@@ -222,11 +302,11 @@ func (t *Tx) rollback() error {
 // group is broken, and its members learn it when it ends.
 func (t *Tx) undo() {
 	ctx := context.Background()
-	if _, err := t.g.conn.ExecContext(ctx, `ROLLBACK TO `+savepoint); err != nil {
+	if _, err := t.g.w.ExecContext(ctx, `ROLLBACK TO `+savepoint); err != nil {
 		t.g.broken = err
 		return
 	}
-	if _, err := t.g.conn.ExecContext(ctx, `RELEASE `+savepoint); err != nil {
+	if _, err := t.g.w.ExecContext(ctx, `RELEASE `+savepoint); err != nil {
 		t.g.broken = err
 	}
 }

@@ -10,8 +10,10 @@ import (
 // its id.
 func (s *Store) InstanceRegister(ctx context.Context, now time.Time) (int64, error) {
 	var id int64
-	if err := s.writer.QueryRowContext(ctx,
-		`INSERT INTO instance (heartbeat) VALUES (?) RETURNING id`, micros(now)).Scan(&id); err != nil {
+	err := s.direct(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, `INSERT INTO instance (heartbeat) VALUES (?) RETURNING id`, micros(now)).Scan(&id)
+	})
+	if err != nil {
 		return 0, fmt.Errorf("register instance: %w", err)
 	}
 	return id, nil
@@ -19,11 +21,13 @@ func (s *Store) InstanceRegister(ctx context.Context, now time.Time) (int64, err
 
 // InstanceHeartbeat records that the instance is alive at now.
 func (s *Store) InstanceHeartbeat(ctx context.Context, instanceID int64, now time.Time) error {
-	res, err := s.writer.ExecContext(ctx,
-		`UPDATE instance SET heartbeat = ? WHERE id = ?`, micros(now), instanceID)
-	if err == nil {
-		err = affectedOne(res)
-	}
+	err := s.direct(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE instance SET heartbeat = ? WHERE id = ?`, micros(now), instanceID)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res)
+	})
 	if err != nil {
 		return fmt.Errorf("heartbeat instance %d: %w", instanceID, err)
 	}

@@ -41,11 +41,16 @@ func (s *Store) LeaderElect(ctx context.Context, instanceID int64, now time.Time
 
 // LeaderReelect extends term if it still runs at now; see [store.Store].
 func (s *Store) LeaderReelect(ctx context.Context, term store.LeaderTerm, now time.Time, ttl time.Duration) (*store.LeaderTerm, error) {
-	t, err := scanTerm(s.writer.QueryRowContext(ctx, `
-		UPDATE leader SET expires_at = ?4
-		WHERE name = 'default' AND instance_id = ?1 AND elected_at = ?2 AND expires_at > ?3
-		RETURNING instance_id, elected_at, expires_at`,
-		term.InstanceID, micros(term.ElectedAt), micros(now), micros(now.Add(ttl))))
+	var t *store.LeaderTerm
+	err := s.direct(ctx, func(q querier) error {
+		var err error
+		t, err = scanTerm(q.QueryRowContext(ctx, `
+			UPDATE leader SET expires_at = ?4
+			WHERE name = 'default' AND instance_id = ?1 AND elected_at = ?2 AND expires_at > ?3
+			RETURNING instance_id, elected_at, expires_at`,
+			term.InstanceID, micros(term.ElectedAt), micros(now), micros(now.Add(ttl))))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reelect leader: %w", err)
 	}
@@ -54,9 +59,13 @@ func (s *Store) LeaderReelect(ctx context.Context, term store.LeaderTerm, now ti
 
 // LeaderResign ends term if it is still recorded.
 func (s *Store) LeaderResign(ctx context.Context, term store.LeaderTerm) error {
-	if _, err := s.writer.ExecContext(ctx,
-		`DELETE FROM leader WHERE name = 'default' AND instance_id = ? AND elected_at = ?`,
-		term.InstanceID, micros(term.ElectedAt)); err != nil {
+	err := s.direct(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx,
+			`DELETE FROM leader WHERE name = 'default' AND instance_id = ? AND elected_at = ?`,
+			term.InstanceID, micros(term.ElectedAt))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("resign leader: %w", err)
 	}
 	return nil
@@ -82,17 +91,21 @@ func scanTerm(row *sql.Row) (*store.LeaderTerm, error) {
 // InstanceDeleteDead removes dead instances that hold nothing; see
 // [store.Store].
 func (s *Store) InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (int, error) {
-	res, err := s.writer.ExecContext(ctx, `
-		DELETE FROM instance
-		WHERE heartbeat <= ?
-		  AND NOT EXISTS (
-		      SELECT 1 FROM resolution r
-		      WHERE r.instance_id = instance.id AND r.state IN ('RUNNING', 'RETRY', 'AUTORUNNING', 'CRASHED'))`,
-		micros(aliveSince))
-	if err != nil {
-		return 0, fmt.Errorf("delete dead instances: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.direct(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `
+			DELETE FROM instance
+			WHERE heartbeat <= ?
+			  AND NOT EXISTS (
+			      SELECT 1 FROM resolution r
+			      WHERE r.instance_id = instance.id AND r.state IN ('RUNNING', 'RETRY', 'AUTORUNNING', 'CRASHED'))`,
+			micros(aliveSince))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("delete dead instances: %w", err)
 	}
@@ -110,15 +123,19 @@ const gcBatch = 1000
 func (s *Store) TaskDeleteFinished(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	for {
-		res, err := s.writer.ExecContext(ctx, `
-			DELETE FROM task WHERE id IN (
-			    SELECT id FROM task
-			    WHERE state IN ('DONE', 'CANCELLED', 'WONTFIX') AND last_activity < ?
-			    LIMIT ?)`, micros(before), gcBatch)
-		if err != nil {
-			return total, fmt.Errorf("delete finished tasks: %w", err)
-		}
-		n, err := res.RowsAffected()
+		var n int64
+		err := s.direct(ctx, func(q querier) error {
+			res, err := q.ExecContext(ctx, `
+				DELETE FROM task WHERE id IN (
+				    SELECT id FROM task
+				    WHERE state IN ('DONE', 'CANCELLED', 'WONTFIX') AND last_activity < ?
+				    LIMIT ?)`, micros(before), gcBatch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("delete finished tasks: %w", err)
 		}

@@ -22,7 +22,8 @@ func migrations() ([]migration.Migration, error) {
 
 // migrate applies, each in its own transaction, the migrations the database
 // has not recorded in schema_migration. It refuses a database that records a
-// migration this program does not know (made by a newer version).
+// migration this program does not know (made by a newer version). It runs
+// at Open, on the write pool, before the write connection is taken from it.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -96,12 +97,12 @@ func (s *Store) Migrations(ctx context.Context) ([]store.Migration, error) {
 	}
 	applied := map[int]time.Time{}
 	var exists int
-	if err := s.writer.QueryRowContext(ctx,
+	if err := s.reader.QueryRowContext(ctx,
 		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'`).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("read schema version: %w", err)
 	}
 	if exists > 0 {
-		rows, err := s.writer.QueryContext(ctx, `SELECT version, applied FROM schema_migration`)
+		rows, err := s.reader.QueryContext(ctx, `SELECT version, applied FROM schema_migration`)
 		if err != nil {
 			return nil, fmt.Errorf("read schema version: %w", err)
 		}

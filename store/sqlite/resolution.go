@@ -175,24 +175,27 @@ func (s *Store) ResolutionClaimOrphans(ctx context.Context, instanceID int64, al
 
 // claim runs an UPDATE ... RETURNING public_id and collects the ids.
 func (s *Store) claim(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.writer.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
 	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+	err := s.direct(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
 		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// The statement commits when its rows are closed.
-	return ids, rows.Close()
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// The statement commits when its rows are closed.
+		return rows.Close()
+	})
+	return ids, err
 }
 
 // The earliest due time among the resolutions claimRunnableSQL would take,

@@ -75,7 +75,10 @@ type Store struct {
 	path   string
 	reader *sql.DB    // read-only pool for plain reads
 	reads  *stmtCache // the reads, through prepared statements
-	writer *sql.DB    // the one connection for Begin and every write
+	writer *sql.DB    // the pool of the one write connection
+	// wc is the write connection, taken from writer once the migrations
+	// ran: every write goes through it, a Tx (see group.go) or direct.
+	wc *writeConn
 	// codec seals the values written and opens those read.
 	codec rowcodec.Codec
 
@@ -179,6 +182,9 @@ func (s *Store) connect(ctx context.Context, synchronous string) error {
 			"journal_mode(WAL)",
 			"synchronous(" + synchronous + ")",
 			"foreign_keys(1)",
+			// The savepoints of group commit keep their undo journals in
+			// memory rather than in temporary files.
+			"temp_store(MEMORY)",
 		},
 		// BEGIN IMMEDIATE takes the write lock when the transaction starts,
 		// rather than failing to upgrade a read lock halfway through.
@@ -200,6 +206,11 @@ func (s *Store) connect(ctx context.Context, synchronous string) error {
 			return fmt.Errorf("open store %s: %w", s.path, err)
 		}
 	}
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open store %s: take write connection: %w", s.path, err)
+	}
+	s.wc = &writeConn{conn: conn, stmts: map[string]*sql.Stmt{}}
 
 	s.reader, err = sql.Open("sqlite", dsn(s.path, url.Values{
 		"_pragma": {
@@ -279,6 +290,9 @@ func (s *Store) Close() error {
 		if s.reader != nil {
 			errs = append(errs, s.reader.Close())
 		}
+		if s.wc != nil {
+			errs = append(errs, s.wc.close())
+		}
 		if s.writer != nil {
 			errs = append(errs, s.writer.Close())
 		}
@@ -310,10 +324,10 @@ func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	if _, err := g.conn.ExecContext(context.WithoutCancel(ctx), `SAVEPOINT `+savepoint); err != nil {
+	if _, err := g.w.ExecContext(context.WithoutCancel(ctx), `SAVEPOINT `+savepoint); err != nil {
 		g.broken = err
 		s.releaseWriter()
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{s: s, g: g, tx: g.conn}, nil
+	return &Tx{s: s, g: g, tx: g.w}, nil
 }

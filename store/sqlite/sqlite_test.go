@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,13 +181,12 @@ func TestOpen(t *testing.T) {
 		task := fixtureTask(t, s, nil)
 
 		logs.Reset()
-		require.NoError(t, s.migrate(ctx), "migrating a migrated database")
 		require.NoError(t, s.Close())
 		s = testStore(t, path, sealer, &logs)
 		require.NotContains(t, logs.String(), "store: migration applied")
 
 		var versions int
-		require.NoError(t, s.writer.QueryRowContext(ctx, `SELECT count(*) FROM schema_migration`).Scan(&versions))
+		require.NoError(t, writeScan(ctx, s, `SELECT count(*) FROM schema_migration`, nil, &versions))
 		require.Equal(t, len(ms), versions)
 		_, err = s.TaskGet(ctx, task.PublicID)
 		require.NoError(t, err)
@@ -199,7 +199,7 @@ func TestOpen(t *testing.T) {
 		sealer := storetest.NewSealer(t)
 		s, err := Open(ctx, Config{Path: path, Sealer: sealer, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		_, err = s.writer.ExecContext(ctx, `INSERT INTO schema_migration (version, name, applied) VALUES (999, 'future', 0)`)
+		_, err = writeExec(ctx, s, `INSERT INTO schema_migration (version, name, applied) VALUES (999, 'future', 0)`)
 		require.NoError(t, err)
 		require.NoError(t, s.Close())
 
@@ -249,9 +249,10 @@ func TestOpen(t *testing.T) {
 			"synchronous":  "2", // FULL
 			"foreign_keys": "1",
 			"busy_timeout": "5000",
+			"temp_store":   "2", // MEMORY
 		} {
 			var got string
-			require.NoError(t, s.writer.QueryRowContext(ctx, `PRAGMA `+pragma).Scan(&got))
+			require.NoError(t, writeScan(ctx, s, `PRAGMA `+pragma, nil, &got))
 			require.Equal(t, want, got, pragma)
 		}
 		var queryOnly string
@@ -305,14 +306,14 @@ type cell struct {
 func (c cell) get(t *testing.T, s *Store) []byte {
 	t.Helper()
 	var v []byte
-	require.NoError(t, s.writer.QueryRowContext(t.Context(),
-		`SELECT `+c.column+` FROM `+c.table+` WHERE `+c.where, c.args...).Scan(&v))
+	require.NoError(t, writeScan(t.Context(), s,
+		`SELECT `+c.column+` FROM `+c.table+` WHERE `+c.where, c.args, &v))
 	return v
 }
 
 func (c cell) set(t *testing.T, s *Store, v []byte) {
 	t.Helper()
-	res, err := s.writer.ExecContext(t.Context(),
+	res, err := writeExec(t.Context(), s,
 		`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.where, append([]any{v}, c.args...)...)
 	require.NoError(t, err)
 	n, err := res.RowsAffected()
@@ -430,13 +431,13 @@ func TestDeletingATaskRemovesItsResolutionAndSteps(t *testing.T) {
 	kept := fixtureTask(t, s, nil)
 	keptRes := fixtureResolution(t, s, kept, nil, &store.Step{Name: "a", State: "TODO"})
 
-	_, err := s.writer.ExecContext(ctx, `DELETE FROM task WHERE id = ?`, task.ID)
+	_, err := writeExec(ctx, s, `DELETE FROM task WHERE id = ?`, task.ID)
 	require.NoError(t, err)
 
 	_, err = s.ResolutionGet(ctx, r.PublicID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	var steps int
-	require.NoError(t, s.writer.QueryRowContext(ctx, `SELECT count(*) FROM step WHERE resolution_id = ?`, r.ID).Scan(&steps))
+	require.NoError(t, writeScan(ctx, s, `SELECT count(*) FROM step WHERE resolution_id = ?`, []any{r.ID}, &steps))
 	require.Zero(t, steps)
 
 	_, err = s.ResolutionGet(ctx, keptRes.PublicID)
@@ -451,6 +452,24 @@ func TestTemplateVersionInUseCannotBeDeleted(t *testing.T) {
 	ctx := t.Context()
 	s := testStore(t, filepath.Join(t.TempDir(), "utask.db"), storetest.NewSealer(t), nil)
 	task := fixtureTask(t, s, nil)
-	_, err := s.writer.ExecContext(ctx, `DELETE FROM template_version WHERE id = ?`, task.TemplateVersion)
+	_, err := writeExec(ctx, s, `DELETE FROM template_version WHERE id = ?`, task.TemplateVersion)
 	require.True(t, isForeignKeyViolation(err), "got %v", err)
+}
+
+// writeExec runs a statement on the store's write connection, in its turn.
+func writeExec(ctx context.Context, s *Store, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.direct(ctx, func(q querier) error {
+		var err error
+		res, err = q.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// writeScan reads one row on the store's write connection, in its turn.
+func writeScan(ctx context.Context, s *Store, query string, args []any, dest ...any) error {
+	return s.direct(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, query, args...).Scan(dest...)
+	})
 }

@@ -69,24 +69,15 @@ const stepUpsertSQL = `
 	    last_run = excluded.last_run,
 	    sealed_data = excluded.sealed_data`
 
-// stepUpsert writes steps of resolution r, one row each. A batch prepares
-// its statement once.
+// stepUpsert writes steps of resolution r, one row each (the group a Tx
+// runs in compiles the statement once).
 func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, steps []*store.Step) error {
-	exec := func(args ...any) (sql.Result, error) { return q.ExecContext(ctx, stepUpsertSQL, args...) }
-	if p, ok := q.(preparer); ok && len(steps) > 1 {
-		stmt, err := p.PrepareContext(ctx, stepUpsertSQL)
-		if err != nil {
-			return fmt.Errorf("prepare step upsert: %w", err)
-		}
-		defer func() { _ = stmt.Close() }()
-		exec = func(args ...any) (sql.Result, error) { return stmt.ExecContext(ctx, args...) }
-	}
 	for _, st := range steps {
 		data, err := s.codec.SealStep(st.Data, rowcodec.StepAAD(r.PublicID, st.Name))
 		if err != nil {
 			return fmt.Errorf("seal data of step %s: %w", st.Name, err)
 		}
-		res, err := exec(st.Name, st.State, st.TryCount, st.MaxRetries, optMicros(st.LastRun), data,
+		res, err := q.ExecContext(ctx, stepUpsertSQL, st.Name, st.State, st.TryCount, st.MaxRetries, optMicros(st.LastRun), data,
 			r.ID, r.PublicID)
 		if err != nil {
 			return fmt.Errorf("write step %s: %w", st.Name, err)

@@ -28,10 +28,12 @@ func (s *Store) TemplateVersionPut(ctx context.Context, name string, document []
 
 	// Another writer may have recorded it in between: the no-op update makes
 	// RETURNING give its id either way.
-	err = s.writer.QueryRowContext(ctx, `
-		INSERT INTO template_version (name, hash, document) VALUES (?, ?, ?)
-		ON CONFLICT (name, hash) DO UPDATE SET name = excluded.name
-		RETURNING id`, name, hash, document).Scan(&id)
+	err = s.direct(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, `
+			INSERT INTO template_version (name, hash, document) VALUES (?, ?, ?)
+			ON CONFLICT (name, hash) DO UPDATE SET name = excluded.name
+			RETURNING id`, name, hash, document).Scan(&id)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("put template version %s: %w", name, err)
 	}

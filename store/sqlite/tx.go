@@ -16,14 +16,8 @@ import (
 type Tx struct {
 	s    *Store
 	g    *group
-	tx   txQuerier // the write connection, inside the group's transaction
+	tx   querier // the group, on the write connection inside its transaction
 	done bool
-}
-
-// txQuerier is what the Tx methods run their statements on.
-type txQuerier interface {
-	querier
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 var _ store.Tx = (*Tx)(nil)
