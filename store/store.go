@@ -176,6 +176,12 @@ type LeaderTerm struct {
 }
 
 // Tx is a write transaction. A Tx is used by one goroutine.
+//
+// A store may defer TaskUpdate, ResolutionUpdate and StepUpsert, sending
+// them with the transaction's next statement: it then reports their failure
+// (ErrNotFound for a row that is not there) from a later call, at the latest
+// from Commit, which then commits nothing. After any failed call, the caller
+// rolls the transaction back.
 type Tx interface {
 	// Commit makes the transaction's writes durable.
 	Commit(ctx context.Context) error

@@ -89,19 +89,19 @@ func (t *Tx) auditInsert(ctx context.Context, e *store.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	err = t.tx.QueryRow(ctx, auditInsertSQL, e.PublicID, e.TaskID, e.ResolutionPublicID, ts(e.Time),
+	err = t.p.QueryRow(ctx, auditInsertSQL, e.PublicID, e.TaskID, e.ResolutionPublicID, ts(e.Time),
 		e.Username, e.Admin, e.Operation, sealed).Scan(&e.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "task", e.TaskID)
 	}
-	return noRowInserted(ctx, t.tx, fmt.Sprintf("task %d", e.TaskID),
+	return noRowInserted(ctx, t.p, fmt.Sprintf("task %d", e.TaskID),
 		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, e.TaskID)
 }
 
 // ResolutionDelete removes a resolution by internal id; its steps go with
 // it (ON DELETE CASCADE).
 func (t *Tx) ResolutionDelete(ctx context.Context, id int64) error {
-	tag, err := t.tx.Exec(ctx, `DELETE FROM resolution WHERE id = $1`, id)
+	tag, err := t.p.Exec(ctx, `DELETE FROM resolution WHERE id = $1`, id)
 	if err == nil {
 		err = affectedOne(tag)
 	}

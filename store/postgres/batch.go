@@ -54,7 +54,7 @@ func (s *Store) BatchCountRunning(ctx context.Context, publicID string) (int, er
 // BatchInsert inserts a batch and sets its ID. A taken public id gives no
 // row rather than an error, which would abort the transaction.
 func (t *Tx) BatchInsert(ctx context.Context, b *store.Batch) error {
-	err := t.tx.QueryRow(ctx, `INSERT INTO batch (public_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id`,
+	err := t.p.QueryRow(ctx, `INSERT INTO batch (public_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id`,
 		b.PublicID).Scan(&b.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("insert batch %s: public id is taken: %w", b.PublicID, store.ErrConflict)

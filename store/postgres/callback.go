@@ -79,13 +79,13 @@ func (t *Tx) callbackInsert(ctx context.Context, c *store.Callback) error {
 	if err != nil {
 		return err
 	}
-	err = t.tx.QueryRow(ctx, callbackInsertSQL,
+	err = t.p.QueryRow(ctx, callbackInsertSQL,
 		c.PublicID, c.TaskID, c.ResolutionID, ts(c.Created), ts(c.Updated), optTS(c.Called),
 		c.ResolverUsername, sealed.Schema, sealed.Secret, sealed.Body).Scan(&c.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "task", c.TaskID)
 	}
-	return noRowInserted(ctx, t.tx, fmt.Sprintf("task %d or resolution %d", c.TaskID, c.ResolutionID),
+	return noRowInserted(ctx, t.p, fmt.Sprintf("task %d or resolution %d", c.TaskID, c.ResolutionID),
 		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1) AND EXISTS (SELECT 1 FROM resolution WHERE id = $2)`,
 		c.TaskID, c.ResolutionID)
 }
@@ -93,7 +93,7 @@ func (t *Tx) callbackInsert(ctx context.Context, c *store.Callback) error {
 // CallbackLock reads a callback by public id and locks its row, FOR NO KEY
 // UPDATE as TaskLock does.
 func (t *Tx) CallbackLock(ctx context.Context, publicID string) (*store.Callback, error) {
-	c, err := t.s.callbackGet(ctx, t.tx, publicID, `FOR NO KEY UPDATE OF c`)
+	c, err := t.s.callbackGet(ctx, t.p, publicID, `FOR NO KEY UPDATE OF c`)
 	if err != nil {
 		return nil, fmt.Errorf("lock callback %s: %w", publicID, err)
 	}
@@ -107,7 +107,7 @@ func (t *Tx) CallbackUpdate(ctx context.Context, c *store.Callback) error {
 	if err != nil {
 		return fmt.Errorf("update callback %s: %w", c.PublicID, err)
 	}
-	tag, err := t.tx.Exec(ctx,
+	tag, err := t.p.Exec(ctx,
 		`UPDATE callback SET updated = $1, called = $2, sealed_body = $3 WHERE id = $4 AND public_id = $5`,
 		ts(c.Updated), optTS(c.Called), body, c.ID, c.PublicID)
 	if err == nil {

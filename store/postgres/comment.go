@@ -91,18 +91,18 @@ func (t *Tx) commentInsert(ctx context.Context, c *store.Comment) error {
 	if err != nil {
 		return err
 	}
-	err = t.tx.QueryRow(ctx, commentInsertSQL,
+	err = t.p.QueryRow(ctx, commentInsertSQL,
 		c.PublicID, c.TaskID, c.Username, ts(c.Created), ts(c.Updated), sealed).Scan(&c.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return insertError(err, "task", c.TaskID)
 	}
-	return noRowInserted(ctx, t.tx, fmt.Sprintf("task %d", c.TaskID),
+	return noRowInserted(ctx, t.p, fmt.Sprintf("task %d", c.TaskID),
 		`SELECT EXISTS (SELECT 1 FROM task WHERE id = $1)`, c.TaskID)
 }
 
 // CommentList returns the comments of a task as this transaction sees them.
 func (t *Tx) CommentList(ctx context.Context, taskID int64) ([]*store.Comment, error) {
-	cs, err := t.s.commentList(ctx, t.tx, taskID)
+	cs, err := t.s.commentList(ctx, t.p, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("list comments of task %d: %w", taskID, err)
 	}
@@ -111,7 +111,7 @@ func (t *Tx) CommentList(ctx context.Context, taskID int64) ([]*store.Comment, e
 
 // CommentGet returns a comment by public id as this transaction sees it.
 func (t *Tx) CommentGet(ctx context.Context, publicID string) (*store.Comment, error) {
-	c, err := t.s.commentGet(ctx, t.tx, publicID)
+	c, err := t.s.commentGet(ctx, t.p, publicID)
 	if err != nil {
 		return nil, fmt.Errorf("get comment %s: %w", publicID, err)
 	}
@@ -124,7 +124,7 @@ func (t *Tx) CommentUpdate(ctx context.Context, c *store.Comment) error {
 	if err != nil {
 		return fmt.Errorf("update comment %s: %w", c.PublicID, err)
 	}
-	tag, err := t.tx.Exec(ctx,
+	tag, err := t.p.Exec(ctx,
 		`UPDATE comment SET sealed_content = $1, updated = $2 WHERE id = $3 AND public_id = $4`,
 		sealed, ts(c.Updated), c.ID, c.PublicID)
 	if err == nil {
@@ -138,7 +138,7 @@ func (t *Tx) CommentUpdate(ctx context.Context, c *store.Comment) error {
 
 // CommentDelete removes a comment by internal id.
 func (t *Tx) CommentDelete(ctx context.Context, id int64) error {
-	tag, err := t.tx.Exec(ctx, `DELETE FROM comment WHERE id = $1`, id)
+	tag, err := t.p.Exec(ctx, `DELETE FROM comment WHERE id = $1`, id)
 	if err == nil {
 		err = affectedOne(tag)
 	}
@@ -151,7 +151,7 @@ func (t *Tx) CommentDelete(ctx context.Context, id int64) error {
 // TaskDelete removes a task by internal id; its comments, resolution and
 // steps go with it (ON DELETE CASCADE).
 func (t *Tx) TaskDelete(ctx context.Context, id int64) error {
-	tag, err := t.tx.Exec(ctx, `DELETE FROM task WHERE id = $1`, id)
+	tag, err := t.p.Exec(ctx, `DELETE FROM task WHERE id = $1`, id)
 	if err == nil {
 		err = affectedOne(tag)
 	}

@@ -52,14 +52,6 @@ func notifyPayload(ids []string) string {
 	return b.String()
 }
 
-// notify sends the wake-up for ids in tx; it takes effect at commit.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx, ids []string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, notifyPayload(ids)); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
-}
-
 // Listen calls wake for every notification on the store's channel until ctx
 // is done, on a connection of its own (outside the pool). When the
 // connection breaks it reconnects, waiting between attempts from 100 ms up

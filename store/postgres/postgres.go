@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/utask/utask/compress"
@@ -139,12 +138,13 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Begin starts a write transaction (READ COMMITTED) on a connection of its
-// own. It waits, as long as ctx allows, for a free connection. The
-// transaction then lives until Commit or Rollback, whatever becomes of ctx.
+// own. It waits, as long as ctx allows, for a free connection; BEGIN goes
+// with the transaction's first statement. The transaction then lives until
+// Commit or Rollback, whatever becomes of ctx.
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{s: s, tx: tx}, nil
+	return &Tx{s: s, p: newPipeline(conn)}, nil
 }

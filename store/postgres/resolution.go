@@ -117,8 +117,14 @@ func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolu
 	if err != nil {
 		return false, err
 	}
+	return scanWakeable(q.QueryRow(ctx, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...))
+}
+
+// scanWakeable reads the answer of resolutionUpdateSQL: whether the row, as
+// written, is runnable or will become so; ErrNotFound when no row matched.
+func scanWakeable(row pgx.Row) (bool, error) {
 	var wake *bool
-	err = q.QueryRow(ctx, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...).Scan(&wake)
+	err := row.Scan(&wake)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, store.ErrNotFound
 	}
@@ -135,8 +141,13 @@ func (s *Store) resolutionRow(r *store.Resolution) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal resolver input: %w", err)
 	}
+	var instance *int64 // a copy: a deferred update is encoded when it is sent
+	if r.InstanceID != nil {
+		v := *r.InstanceID
+		instance = &v
+	}
 	return []any{
-		r.ResolverUsername, r.State, r.InstanceID, optTS(r.LastStart), optTS(r.LastStop),
+		r.ResolverUsername, r.State, instance, optTS(r.LastStart), optTS(r.LastStop),
 		optTS(r.NextRetry), r.RunCount, r.RunMax, input,
 	}, nil
 }

@@ -82,12 +82,11 @@ func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, 
 	}
 	var b pgx.Batch
 	for _, st := range steps {
-		data, err := s.codec.SealStep(st.Data, rowcodec.StepAAD(r.PublicID, st.Name))
+		args, err := s.stepArgs(r, st)
 		if err != nil {
-			return fmt.Errorf("seal data of step %s: %w", st.Name, err)
+			return err
 		}
-		b.Queue(stepUpsertSQL, st.Name, st.State, st.TryCount, st.MaxRetries, optTS(st.LastRun), data,
-			r.ID, r.PublicID)
+		b.Queue(stepUpsertSQL, args...)
 	}
 	results := q.SendBatch(ctx, &b)
 	for _, st := range steps {
@@ -107,6 +106,15 @@ func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, 
 		return fmt.Errorf("write steps: %w", err)
 	}
 	return nil
+}
+
+// stepArgs are the arguments of stepUpsertSQL for step st of r.
+func (s *Store) stepArgs(r *store.Resolution, st *store.Step) ([]any, error) {
+	data, err := s.codec.SealStep(st.Data, rowcodec.StepAAD(r.PublicID, st.Name))
+	if err != nil {
+		return nil, fmt.Errorf("seal data of step %s: %w", st.Name, err)
+	}
+	return []any{st.Name, st.State, st.TryCount, st.MaxRetries, optTS(st.LastRun), data, r.ID, r.PublicID}, nil
 }
 
 // stepDelete removes the named steps of a resolution; names that have no row

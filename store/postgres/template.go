@@ -47,7 +47,7 @@ func (s *Store) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error
 // TemplateVersionGet returns the document of a template version, read on
 // this transaction's connection.
 func (t *Tx) TemplateVersionGet(ctx context.Context, id int64) ([]byte, error) {
-	return templateVersionGet(ctx, t.tx, id)
+	return templateVersionGet(ctx, t.p, id)
 }
 
 func templateVersionGet(ctx context.Context, q querier, id int64) ([]byte, error) {

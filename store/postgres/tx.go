@@ -6,22 +6,27 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/utask/utask/store"
 )
 
 // Tx is a write transaction of the PostgreSQL store, on a connection of its
-// own. Its Lock methods take row locks (FOR NO KEY UPDATE), held until
-// Commit or Rollback: a second transaction locking the same row waits for
-// this one to end.
+// own, whose statements are sent in batches (see pipeline). Its Lock methods
+// take row locks (FOR NO KEY UPDATE), held until Commit or Rollback: a
+// second transaction locking the same row waits for this one to end.
+//
+// TaskUpdate, ResolutionUpdate and StepUpsert are deferred: they return at
+// once, and a failure (a row not found, say) is reported by the next call
+// of the transaction, at the latest by Commit, which then does not commit.
 //
 // Inserts that break a rule (a conflict, a missing template version or
 // task) report it without aborting the transaction, as in the embedded
 // store. Any other failed statement aborts it in PostgreSQL: after such an
 // error only Rollback is of use.
 type Tx struct {
-	s  *Store
-	tx pgx.Tx
+	s *Store
+	p *pipeline
 	// due lists the resolutions written runnable or due later, whose
 	// wake-up Commit sends.
 	due []string
@@ -33,14 +38,17 @@ var _ store.Tx = (*Tx)(nil)
 // a commit, once asked for, completes. An aborted transaction does not
 // commit: Commit rolls it back and reports an error.
 func (t *Tx) Commit(ctx context.Context) error {
-	if len(t.due) > 0 {
-		if err := t.s.notify(context.WithoutCancel(ctx), t.tx, t.due); err != nil {
-			_ = t.tx.Rollback(context.WithoutCancel(ctx))
-			return fmt.Errorf("commit: %w", err)
+	ctx = context.WithoutCancel(ctx)
+	err := t.p.commit(ctx, func(b *pgx.Batch) {
+		if len(t.due) > 0 {
+			b.Queue(`SELECT pg_notify($1, $2)`, t.s.channel, notifyPayload(t.due))
+			t.due = nil
 		}
-		t.due = nil
+	})
+	if relErr := t.p.release(ctx); err == nil && relErr != nil {
+		err = relErr
 	}
-	if err := t.tx.Commit(context.WithoutCancel(ctx)); err != nil {
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -49,8 +57,7 @@ func (t *Tx) Commit(ctx context.Context) error {
 // Rollback abandons the transaction; after Commit or Rollback it does
 // nothing.
 func (t *Tx) Rollback(ctx context.Context) error {
-	err := t.tx.Rollback(context.WithoutCancel(ctx))
-	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	if err := t.p.release(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("rollback: %w", err)
 	}
 	return nil
@@ -58,7 +65,7 @@ func (t *Tx) Rollback(ctx context.Context) error {
 
 // TaskInsert inserts a task and sets its ID.
 func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
-	if err := t.s.taskInsert(ctx, t.tx, task); err != nil {
+	if err := t.s.taskInsert(ctx, t.p, task); err != nil {
 		return fmt.Errorf("insert task %s: %w", task.PublicID, err)
 	}
 	return nil
@@ -68,7 +75,7 @@ func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
 // KEY UPDATE: it excludes other locks and updates of the row, but lets other
 // transactions insert rows that refer to it.
 func (t *Tx) TaskLock(ctx context.Context, id int64) (*store.Task, error) {
-	task, err := t.s.taskGet(ctx, t.tx, `t.id = $1`, id, `FOR NO KEY UPDATE OF t`)
+	task, err := t.s.taskGet(ctx, t.p, `t.id = $1`, id, `FOR NO KEY UPDATE OF t`)
 	if err != nil {
 		return nil, fmt.Errorf("lock task %d: %w", id, err)
 	}
@@ -77,16 +84,26 @@ func (t *Tx) TaskLock(ctx context.Context, id int64) (*store.Task, error) {
 
 // TaskUpdate writes every mutable field of a task. The task is found by ID
 // and PublicID together.
-func (t *Tx) TaskUpdate(ctx context.Context, task *store.Task) error {
-	if err := t.s.taskUpdate(ctx, t.tx, task); err != nil {
+//
+// The update is deferred (see Tx).
+func (t *Tx) TaskUpdate(_ context.Context, task *store.Task) error {
+	row, err := t.s.taskRow(task)
+	if err != nil {
 		return fmt.Errorf("update task %s: %w", task.PublicID, err)
 	}
+	publicID := task.PublicID
+	t.p.deferExec(func(tag pgconn.CommandTag) error {
+		if err := affectedOne(tag); err != nil {
+			return fmt.Errorf("update task %s: %w", publicID, err)
+		}
+		return nil
+	}, taskUpdateSQL, append(row, task.ID, task.PublicID)...)
 	return nil
 }
 
 // ResolutionInsert inserts a resolution and sets its ID.
 func (t *Tx) ResolutionInsert(ctx context.Context, r *store.Resolution) error {
-	due, err := t.s.resolutionInsert(ctx, t.tx, r)
+	due, err := t.s.resolutionInsert(ctx, t.p, r)
 	if err != nil {
 		return fmt.Errorf("insert resolution %s: %w", r.PublicID, err)
 	}
@@ -99,7 +116,7 @@ func (t *Tx) ResolutionInsert(ctx context.Context, r *store.Resolution) error {
 // ResolutionLock reads a resolution by public id and locks its row, FOR NO
 // KEY UPDATE as TaskLock does. Claims skip the locked row rather than wait.
 func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolution, error) {
-	r, err := t.s.resolutionGet(ctx, t.tx, publicID, `FOR NO KEY UPDATE OF r`)
+	r, err := t.s.resolutionGet(ctx, t.p, publicID, `FOR NO KEY UPDATE OF r`)
 	if err != nil {
 		return nil, fmt.Errorf("lock resolution %s: %w", publicID, err)
 	}
@@ -113,7 +130,7 @@ func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, int, error
 		holder *int64
 		runMax int32
 	)
-	err := t.tx.QueryRow(ctx, `SELECT instance_id, run_max FROM resolution WHERE id = $1 FOR NO KEY UPDATE`, id).
+	err := t.p.QueryRow(ctx, `SELECT instance_id, run_max FROM resolution WHERE id = $1 FOR NO KEY UPDATE`, id).
 		Scan(&holder, &runMax)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
@@ -127,32 +144,54 @@ func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, int, error
 // ResolutionUpdate writes every mutable field of a resolution, keeping a
 // stored next_retry that is earlier (see [store.Tx]). The resolution is
 // found by ID and PublicID together.
-func (t *Tx) ResolutionUpdate(ctx context.Context, r *store.Resolution) error {
-	due, err := t.s.resolutionUpdate(ctx, t.tx, r)
+//
+// The update is deferred (see Tx).
+func (t *Tx) ResolutionUpdate(_ context.Context, r *store.Resolution) error {
+	row, err := t.s.resolutionRow(r)
 	if err != nil {
 		return fmt.Errorf("update resolution %s: %w", r.PublicID, err)
 	}
-	if due {
-		t.due = append(t.due, r.PublicID)
-	}
+	publicID := r.PublicID
+	t.p.deferQueryRow(func(res pgx.Row) error {
+		due, err := scanWakeable(res)
+		if err != nil {
+			return fmt.Errorf("update resolution %s: %w", publicID, err)
+		}
+		if due {
+			t.due = append(t.due, publicID)
+		}
+		return nil
+	}, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...)
 	return nil
 }
 
 // StepList returns every step row of a resolution, sorted by name, as this
 // transaction sees them.
 func (t *Tx) StepList(ctx context.Context, resolutionID int64) ([]*store.Step, error) {
-	steps, err := t.s.stepList(ctx, t.tx, resolutionID)
+	steps, err := t.s.stepList(ctx, t.p, resolutionID)
 	if err != nil {
 		return nil, fmt.Errorf("list steps of resolution %d: %w", resolutionID, err)
 	}
 	return steps, nil
 }
 
-// StepUpsert writes the given step rows of r, one row each, in one round
-// trip. r must exist with its ID and PublicID (ErrNotFound otherwise).
-func (t *Tx) StepUpsert(ctx context.Context, r *store.Resolution, steps []*store.Step) error {
-	if err := t.s.stepUpsert(ctx, t.tx, r, steps); err != nil {
-		return fmt.Errorf("upsert steps of resolution %s: %w", r.PublicID, err)
+// StepUpsert writes the given step rows of r, one row each. r must exist
+// with its ID and PublicID (ErrNotFound otherwise). The writes are deferred
+// (see Tx).
+func (t *Tx) StepUpsert(_ context.Context, r *store.Resolution, steps []*store.Step) error {
+	for _, st := range steps {
+		args, err := t.s.stepArgs(r, st)
+		if err != nil {
+			return fmt.Errorf("upsert steps of resolution %s: %w", r.PublicID, err)
+		}
+		name, id, publicID := st.Name, r.ID, r.PublicID
+		t.p.deferExec(func(tag pgconn.CommandTag) error {
+			if err := affectedOne(tag); err != nil {
+				return fmt.Errorf("upsert steps of resolution %s: write step %s: resolution %d %s: %w",
+					publicID, name, id, publicID, err)
+			}
+			return nil
+		}, stepUpsertSQL, args...)
 	}
 	return nil
 }
@@ -160,7 +199,7 @@ func (t *Tx) StepUpsert(ctx context.Context, r *store.Resolution, steps []*store
 // StepDelete removes step rows of a resolution by name; a name without a row
 // is ignored.
 func (t *Tx) StepDelete(ctx context.Context, resolutionID int64, names []string) error {
-	if err := t.s.stepDelete(ctx, t.tx, resolutionID, names); err != nil {
+	if err := t.s.stepDelete(ctx, t.p, resolutionID, names); err != nil {
 		return fmt.Errorf("delete steps of resolution %d: %w", resolutionID, err)
 	}
 	return nil

@@ -146,15 +146,21 @@ func resolutionBehaviours() []behaviour {
 		{"ResolutionUpdateNotFound", func(t *testing.T, b *bundle) {
 			_, r := b.taskWithResolution(t)
 			_, other := b.taskWithResolution(t)
-			b.inTx(t, func(tx store.Tx) {
-				missing := *r
-				missing.ID = r.ID + 1000
-				require.ErrorIs(t, tx.ResolutionUpdate(b.ctx, &missing), store.ErrNotFound)
+			missing := *r
+			missing.ID = r.ID + 1000
+			missing.RunCount = 7
+			b.requireDeferredNotFound(t, func(tx store.Tx) error { return tx.ResolutionUpdate(b.ctx, &missing) })
 
-				crossed := *r
-				crossed.PublicID = other.PublicID
-				require.ErrorIs(t, tx.ResolutionUpdate(b.ctx, &crossed), store.ErrNotFound)
-			})
+			crossed := *r
+			crossed.PublicID = other.PublicID
+			crossed.RunCount = 7
+			b.requireDeferredNotFound(t, func(tx store.Tx) error { return tx.ResolutionUpdate(b.ctx, &crossed) })
+
+			for _, res := range []*store.Resolution{r, other} {
+				got, err := b.s.ResolutionGet(b.ctx, res.PublicID)
+				require.NoError(t, err)
+				require.Equal(t, res.RunCount, got.RunCount, "nothing written")
+			}
 		}},
 
 		{"ResolutionGetAndLockNotFound", func(t *testing.T, b *bundle) {

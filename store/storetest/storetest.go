@@ -139,6 +139,21 @@ func (b *bundle) inTx(t *testing.T, fn func(tx store.Tx)) {
 	require.NoError(t, tx.Commit(b.ctx))
 }
 
+// requireDeferredNotFound runs write in a transaction: it must fail with
+// ErrNotFound, at once or, for a deferred write, from Commit, which then
+// commits nothing.
+func (b *bundle) requireDeferredNotFound(t *testing.T, write func(tx store.Tx) error) {
+	t.Helper()
+	tx, err := b.s.Begin(b.ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.WithoutCancel(b.ctx)) }()
+	err = write(tx)
+	if err == nil {
+		err = tx.Commit(b.ctx)
+	}
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
 // newTask returns a task ready to insert, changed by mods.
 func (b *bundle) newTask(mods ...func(*store.Task)) *store.Task {
 	t := &store.Task{

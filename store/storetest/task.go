@@ -196,16 +196,22 @@ func taskBehaviours() []behaviour {
 			a, c := b.newTask(), b.newTask()
 			b.insertTasks(t, a, c)
 
-			b.inTx(t, func(tx store.Tx) {
-				missing := *a
-				missing.ID = a.ID + 1000
-				require.ErrorIs(t, tx.TaskUpdate(b.ctx, &missing), store.ErrNotFound)
+			missing := *a
+			missing.ID = a.ID + 1000
+			missing.Title = "changed"
+			b.requireDeferredNotFound(t, func(tx store.Tx) error { return tx.TaskUpdate(b.ctx, &missing) })
 
-				// Values sealed for one task must not land on another.
-				crossed := *a
-				crossed.PublicID = c.PublicID
-				require.ErrorIs(t, tx.TaskUpdate(b.ctx, &crossed), store.ErrNotFound)
-			})
+			// Values sealed for one task must not land on another.
+			crossed := *a
+			crossed.PublicID = c.PublicID
+			crossed.Title = "changed"
+			b.requireDeferredNotFound(t, func(tx store.Tx) error { return tx.TaskUpdate(b.ctx, &crossed) })
+
+			for _, task := range []*store.Task{a, c} {
+				got, err := b.s.TaskGet(b.ctx, task.PublicID)
+				require.NoError(t, err)
+				require.Equal(t, task.Title, got.Title, "nothing written")
+			}
 		}},
 
 		{"TaskReadsFillResolutionFields", func(t *testing.T, b *bundle) {
