@@ -50,6 +50,45 @@ type loader struct {
 	next atomic.Uint64
 	// claimed counts the tasks workers set out to create, for -tasks.
 	claimed atomic.Int64
+	// firstPoll paces the first poll of each task.
+	firstPoll *firstPoller
+}
+
+// firstPoller is the wait before the first poll of a task: fixed, or, when
+// adaptive, shortened by a sixteenth each time a first poll finds its task
+// ended and lengthened by a sixteenth (plus 50 µs, so that it can grow from
+// nothing) each time it does not. It settles where about half the first
+// polls find the task ended: around the median time from the creation's
+// answer to the end.
+type firstPoller struct {
+	adaptive bool
+	wait     atomic.Int64 // nanoseconds
+}
+
+func newFirstPoller(d time.Duration) *firstPoller {
+	p := &firstPoller{adaptive: d < 0}
+	p.wait.Store(int64(max(d, 0)))
+	return p
+}
+
+// next is the wait before a first poll.
+func (p *firstPoller) next() time.Duration { return time.Duration(p.wait.Load()) }
+
+// observe records whether a first poll found its task ended.
+func (p *firstPoller) observe(ended bool) {
+	if !p.adaptive {
+		return
+	}
+	for {
+		old := p.wait.Load()
+		w := old + old/16 + int64(50*time.Microsecond)
+		if ended {
+			w = old - old/16
+		}
+		if p.wait.CompareAndSwap(old, min(w, int64(time.Second))) {
+			return
+		}
+	}
 }
 
 // taskView is the part of a task the workers read.
@@ -95,6 +134,8 @@ func bench(ctx context.Context, opts options, log *slog.Logger, progress io.Writ
 		opts:   opts,
 		client: &http.Client{Transport: transport, Timeout: opts.hangTimeout},
 		stats:  newStats(),
+
+		firstPoll: newFirstPoller(opts.firstPoll),
 	}
 	if l.client.Timeout <= 0 {
 		l.client.Timeout = defaultHangTimeout
@@ -194,7 +235,7 @@ func (l *loader) work(createCtx, pollCtx context.Context) {
 		if err != nil {
 			continue
 		}
-		l.follow(pollCtx, base, id, created)
+		l.follow(pollCtx, base, id, created, l.firstPoll.next())
 	}
 }
 
@@ -232,11 +273,15 @@ func (l *loader) create(ctx context.Context, base string) (string, time.Time, er
 	}
 }
 
-// follow polls task id until it is DONE, BLOCKED, in another final state,
-// or too old, and records the outcome.
-func (l *loader) follow(ctx context.Context, base, id string, created time.Time) {
+// follow polls task id, first after wait, until it is DONE, BLOCKED, in
+// another final state, or too old, and records the outcome.
+func (l *loader) follow(ctx context.Context, base, id string, created time.Time, wait time.Duration) {
 	deadline := created.Add(l.opts.taskTimeout)
-	for {
+	if !sleep(ctx, wait) {
+		l.stats.addError("poll", errTimeout)
+		return
+	}
+	for first := true; ; first = false {
 		var view taskView
 		status, retryAfter, err := l.call(ctx, http.MethodGet, base+"/task/"+id, nil, &view)
 		switch {
@@ -259,10 +304,16 @@ func (l *loader) follow(ctx context.Context, base, id string, created time.Time)
 			}
 		case view.State == stateDone:
 			l.stats.addDone(time.Since(created))
+			if first {
+				l.firstPoll.observe(true)
+			}
 			return
 		case isFinal(view.State):
 			l.stats.addFailed(view.State)
 			return
+		}
+		if first {
+			l.firstPoll.observe(false)
 		}
 		if time.Now().After(deadline) {
 			l.stats.addError("poll", errTimeout)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,6 +246,31 @@ func TestProcessesNamedFindsSelf(t *testing.T) {
 	require.Contains(t, pids, os.Getpid())
 }
 
+func TestFirstPollSettlesAroundTheMedian(t *testing.T) {
+	t.Parallel()
+	// Tasks that end 1, 2, ... 10 ms after the creation's answer, in turn:
+	// the median is between 5 and 6 ms.
+	p := newFirstPoller(-1)
+	var waits []time.Duration
+	for i := range 4000 {
+		end := time.Duration(i%10+1) * time.Millisecond
+		w := p.next()
+		p.observe(w >= end)
+		if i >= 3000 {
+			waits = append(waits, w)
+		}
+	}
+	slices.Sort(waits)
+	median := waits[len(waits)/2]
+	require.GreaterOrEqual(t, median, 4*time.Millisecond)
+	require.LessOrEqual(t, median, 7*time.Millisecond)
+
+	fixed := newFirstPoller(3 * time.Millisecond)
+	fixed.observe(true)
+	fixed.observe(false)
+	require.Equal(t, 3*time.Millisecond, fixed.next(), "a fixed wait does not adapt")
+}
+
 func TestParseOptions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -260,6 +286,9 @@ func TestParseOptions(t *testing.T) {
 		{"BadPID", []string{"-server-pid", "x"}, false},
 		{"NoWorkers", []string{"-concurrency", "0"}, false},
 		{"BadInput", []string{"-input", "[1]"}, false},
+		{"FixedFirstPoll", []string{"-first-poll", "2ms"}, true},
+		{"BadFirstPoll", []string{"-first-poll", "soon"}, false},
+		{"NegativeFirstPoll", []string{"-first-poll", "-1ms"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,7 +14,12 @@
 // reported at 0, 25, 50, 75 and 100 % of the run.
 //
 // Each worker creates a task (POST /task), then polls it (GET /task/{id})
-// until it is DONE, and starts the next one. A comma-separated -url list is
+// until it is DONE, and starts the next one. The first poll of a task waits
+// -first-poll after the creation's answer; "auto" (the default) adapts that
+// wait so that about half the tasks are DONE at their first poll, which
+// spares the server polls that could only answer "not yet" without
+// lengthening the latency measured by more than a poll. Later polls come
+// every -poll. A comma-separated -url list is
 // used round-robin, one task per server in turn.
 package main
 
@@ -49,6 +54,9 @@ type options struct {
 	duration    time.Duration
 	tasks       int
 	pollEvery   time.Duration
+	// firstPoll is the wait before the first poll of a task; negative:
+	// adaptive (see firstPoller).
+	firstPoll   time.Duration
 	taskTimeout time.Duration
 	serverPIDs  []int
 	pgAuto      bool
@@ -109,8 +117,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("utask-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		opts                                options
-		urls, serverPIDs, pgPIDs, inputJSON string
+		opts                                           options
+		urls, serverPIDs, pgPIDs, inputJSON, firstPoll string
 	)
 	fs.StringVar(&urls, "url", "http://127.0.0.1:8081", "server base URL, or a comma-separated list used round-robin")
 	fs.StringVar(&opts.user, "user", "bench", "identity sent in the x-remote-user header")
@@ -121,6 +129,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&opts.duration, "duration", 30*time.Second, "how long to create tasks (0: until -tasks are done)")
 	fs.IntVar(&opts.tasks, "tasks", 0, "stop after creating this many tasks (0: no limit)")
 	fs.DurationVar(&opts.pollEvery, "poll", time.Millisecond, "pause between two polls of a task")
+	fs.StringVar(&firstPoll, "first-poll", "auto", `wait before the first poll of a task: a duration, or "auto" (adapted so that about half the tasks are DONE at their first poll)`)
 	fs.DurationVar(&opts.taskTimeout, "task-timeout", time.Minute, "give up a task not DONE after this long")
 	fs.StringVar(&serverPIDs, "server-pid", "", "comma-separated pids of the server processes to measure")
 	fs.StringVar(&pgPIDs, "postgres-pids", "", `"auto" (every process named postgres) or comma-separated pids`)
@@ -142,6 +151,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return options{}, fmt.Errorf("%w: -url %q is not an http(s) URL", errUsage, raw)
 		}
 		opts.urls = append(opts.urls, raw)
+	}
+	opts.firstPoll = -1
+	if firstPoll != "auto" {
+		d, err := time.ParseDuration(firstPoll)
+		if err != nil || d < 0 {
+			return options{}, fmt.Errorf("%w: -first-poll %q is neither \"auto\" nor a duration", errUsage, firstPoll)
+		}
+		opts.firstPoll = d
 	}
 	if err := json.Unmarshal([]byte(inputJSON), &opts.input); err != nil {
 		return options{}, fmt.Errorf("%w: -input: %w", errUsage, err)
