@@ -18,14 +18,17 @@ import (
 //   - A write whose caller needs nothing back but success (a step upsert, a
 //     task or resolution update) is deferred: queued with a check of its
 //     result, and sent with the next statement the transaction runs, or at
-//     Commit. A deferred write that fails, or whose check fails, fails the
-//     transaction: the call that sent it reports the error, and so does every
-//     later call.
-//   - Any other statement (a read, an insert that returns an id) is sent
-//     with the deferred writes before it and waited for.
+//     Commit.
+//   - Any other single statement (a read of one row, an insert that
+//     returns an id) is sent with the deferred writes queued before it, and
+//     waited for. A multi-row read waits for the queued writes first, then
+//     runs.
 //
-// COMMIT is sent on its own, once every deferred write was checked: a check
-// that fails must keep the transaction from committing.
+// A deferred write that fails, or whose check fails, fails the transaction:
+// the call that sent it reports errTxFailed (with the write's error in its
+// message), and so does every later call; Commit reports the write's error
+// itself and commits nothing. COMMIT is sent once every deferred write was
+// checked, with the wake-up if there is one.
 //
 // A pipeline is used by one goroutine at a time, as a pgx.Tx is.
 type pipeline struct {
@@ -40,7 +43,8 @@ type pipeline struct {
 
 var _ querier = (*pipeline)(nil)
 
-// errTxFailed wraps the error of an earlier statement, for the calls after it.
+// errTxFailed is the error of the calls of a transaction after a statement
+// of it failed.
 var errTxFailed = errors.New("transaction failed earlier")
 
 func newPipeline(conn *pgxpool.Conn) *pipeline {
@@ -49,15 +53,22 @@ func newPipeline(conn *pgxpool.Conn) *pipeline {
 	return p
 }
 
-// flush sends the queued statements and runs their callbacks, in order.
+// flush sends the queued statements and runs their callbacks, in order. It
+// returns the error of the first deferred write that failed (or of BEGIN);
+// the statement a caller queued last reports its own error through its
+// callback, which never fails the batch.
 func (p *pipeline) flush(ctx context.Context) error {
-	if p.closed {
+	switch {
+	case p.closed:
 		return pgx.ErrTxClosed
-	}
-	if p.failed != nil {
-		return fmt.Errorf("%w: %w", errTxFailed, p.failed)
-	}
-	if p.next.Len() == 0 {
+	case p.failed != nil:
+		return p.failed
+	case p.begun && p.conn.Conn().PgConn().TxStatus() == 'E':
+		// A statement failed on the server without the pipeline seeing
+		// it (an error met while reading the rows of Query).
+		p.failed = errors.New("the server aborted the transaction")
+		return p.failed
+	case p.next.Len() == 0:
 		return nil
 	}
 	b := p.next
@@ -70,32 +81,55 @@ func (p *pipeline) flush(ctx context.Context) error {
 	return nil
 }
 
+// failedCall is the error a call reports when the transaction failed
+// before or with its statement: errTxFailed, naming the cause without
+// wrapping it, so that a sentinel of an earlier write (a row not found) is
+// not taken for the call's own.
+func failedCall(err error) error {
+	if errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", errTxFailed, err) //nolint:errorlint // the cause is named, not wrapped, on purpose
+}
+
 // deferExec queues a write; check, if not nil, judges its command tag when
-// it is sent.
-func (p *pipeline) deferExec(check func(pgconn.CommandTag) error, sql string, args ...any) {
-	q := p.next.Queue(sql, args...)
-	if check != nil {
-		q.Exec(check)
+// it is sent. Its errors are prefixed with what.
+func (p *pipeline) deferExec(what string, check func(pgconn.CommandTag) error, sql string, args ...any) {
+	p.next.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err == nil && check != nil {
+			err = check(tag)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
 	}
 }
 
-// deferQueryRow queues a write that returns one row, which scan reads when
-// it is sent.
+// deferQueryRow queues a write that returns one row, which scan reads (and
+// judges) when it is sent; scan also sees the write's own error, from Scan.
 func (p *pipeline) deferQueryRow(scan func(pgx.Row) error, sql string, args ...any) {
 	p.next.Queue(sql, args...).QueryRow(scan)
 }
 
 // Exec sends the queued statements and sql, and waits for them.
 func (p *pipeline) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	var tag pgconn.CommandTag
-	p.next.Queue(sql, args...).Exec(func(ct pgconn.CommandTag) error {
-		tag = ct
+	var (
+		tag     pgconn.CommandTag
+		execErr error
+	)
+	p.next.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
+		tag, execErr = br.Exec()
 		return nil
-	})
-	if err := p.flush(ctx); err != nil {
-		return pgconn.CommandTag{}, err
 	}
-	return tag, nil
+	if err := p.flush(ctx); err != nil {
+		return pgconn.CommandTag{}, failedCall(err)
+	}
+	if execErr != nil {
+		p.failed = execErr
+	}
+	return tag, execErr
 }
 
 // QueryRow returns a row whose Scan sends the queued statements and sql.
@@ -107,21 +141,13 @@ func (p *pipeline) QueryRow(ctx context.Context, sql string, args ...any) pgx.Ro
 // reads (and closes) before the transaction's next call.
 func (p *pipeline) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if err := p.flush(ctx); err != nil {
-		return nil, err
+		return nil, failedCall(err)
 	}
 	rows, err := p.conn.Query(ctx, sql, args...)
 	if err != nil {
 		p.failed = err
 	}
 	return rows, err //nolint:wrapcheck // the callers wrap
-}
-
-// SendBatch sends the queued statements, then b.
-func (p *pipeline) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if err := p.flush(ctx); err != nil {
-		return failedBatch{err: err}
-	}
-	return p.conn.SendBatch(ctx, b)
 }
 
 // pipelineRow is the row of QueryRow, read with the queued statements.
@@ -134,35 +160,21 @@ type pipelineRow struct {
 
 // Scan sends the queued statements and the row's, and scans the row. A row
 // that is not there (pgx.ErrNoRows) or does not scan leaves the transaction
-// usable; a statement that fails does not.
+// usable; a statement that fails on the server does not.
 func (r *pipelineRow) Scan(dest ...any) error {
 	var scanErr error
 	r.p.next.Queue(r.sql, r.args...).QueryRow(func(row pgx.Row) error {
 		scanErr = row.Scan(dest...)
-		if pgCode(scanErr) != "" {
-			return scanErr
-		}
 		return nil
 	})
 	if err := r.p.flush(r.ctx); err != nil {
-		return err
+		return failedCall(err)
+	}
+	if pgCode(scanErr) != "" {
+		r.p.failed = scanErr
 	}
 	return scanErr
 }
-
-// failedBatch is the answer of SendBatch on a failed transaction.
-type failedBatch struct{ err error }
-
-func (f failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, f.err }
-func (f failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
-func (f failedBatch) QueryRow() pgx.Row                { return errRow{f.err} }
-func (f failedBatch) Close() error                     { return f.err }
-func (f failedBatch) Tx() pgx.Tx                       { return nil }
-
-// errRow is a row that only fails.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // commit sends the deferred writes, then, once they all passed, the
 // statements last queues (the wake-up, if any) and COMMIT.
@@ -178,7 +190,14 @@ func (p *pipeline) commit(ctx context.Context, last func(*pgx.Batch)) error {
 	if last != nil {
 		last(&p.next)
 	}
-	p.next.Queue(`COMMIT`)
+	// Inside a transaction the server aborted, COMMIT rolls back and says
+	// so in its tag rather than in an error.
+	p.next.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() != "COMMIT" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
 	return p.flush(ctx)
 }
 
@@ -190,7 +209,6 @@ func (p *pipeline) release(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
-	p.failed = pgx.ErrTxClosed
 	p.next = pgx.Batch{}
 	defer p.conn.Release()
 	if p.conn.Conn().IsClosed() || p.conn.Conn().PgConn().TxStatus() == 'I' {

@@ -26,16 +26,59 @@ func TestDeferredWriteFailureFailsTheTransaction(t *testing.T) {
 	require.NoError(t, tx.TaskUpdate(ctx, &missing), "deferred: reported by the next call")
 
 	_, _, err = tx.ResolutionHolder(ctx, r.ID)
-	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, err, errTxFailed)
+	require.NotErrorIs(t, err, store.ErrNotFound, "the write's sentinel is not the read's")
 	require.ErrorContains(t, err, "update task "+task.PublicID)
 	_, err = tx.TaskLock(ctx, task.ID)
 	require.ErrorIs(t, err, errTxFailed, "every later call fails")
-	require.Error(t, tx.Commit(ctx))
+	require.ErrorIs(t, tx.Commit(ctx), store.ErrNotFound, "Commit reports the write's error")
 	require.NoError(t, tx.Rollback(ctx))
 
 	got, err := s.TaskGet(ctx, task.PublicID)
 	require.NoError(t, err)
 	require.Equal(t, task.Title, got.Title, "the update before the failure is not committed")
+}
+
+func TestServerAbortedTransactionDoesNotCommit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := testStore(t, freshSchema(t), storetest.NewSealer(t), nil)
+	task := fixtureTask(t, s, nil)
+
+	for name, fail := range map[string]func(p *pipeline) error{
+		// The statement fails as it runs.
+		"Exec": func(p *pipeline) error {
+			_, err := p.Exec(ctx, `SELECT 1 / (SELECT count(*) - count(*) FROM task)`)
+			return err
+		},
+		// The statement fails on its second row, while the caller reads.
+		"RowsRead": func(p *pipeline) error {
+			rows, err := p.Query(ctx, `SELECT 1 / (2 - x) FROM generate_series(1, 3) x`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+			}
+			return rows.Err()
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tx, err := s.Begin(ctx)
+			require.NoError(t, err)
+			changed := *task
+			changed.Title = "changed by " + name
+			require.NoError(t, tx.TaskUpdate(ctx, &changed))
+			require.Error(t, fail(tx.(*Tx).p))
+			require.Error(t, tx.Commit(ctx), "an aborted transaction does not commit")
+			require.NoError(t, tx.Rollback(ctx))
+
+			got, err := s.TaskGet(ctx, task.PublicID)
+			require.NoError(t, err)
+			require.Equal(t, task.Title, got.Title)
+		})
+	}
 }
 
 func TestDeferredWritesCommit(t *testing.T) {

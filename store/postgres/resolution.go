@@ -110,16 +110,6 @@ const resolutionUpdateSQL = `
 	WHERE id = $10 AND public_id = $11
 	RETURNING ` + wakeable
 
-// resolutionUpdate writes the mutable columns of r. due says whether the
-// resolution, as written, is runnable or will become so.
-func (s *Store) resolutionUpdate(ctx context.Context, q querier, r *store.Resolution) (due bool, err error) {
-	row, err := s.resolutionRow(r)
-	if err != nil {
-		return false, err
-	}
-	return scanWakeable(q.QueryRow(ctx, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...))
-}
-
 // scanWakeable reads the answer of resolutionUpdateSQL: whether the row, as
 // written, is runnable or will become so; ErrNotFound when no row matched.
 func scanWakeable(row pgx.Row) (bool, error) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/utask/utask/store"
 	"github.com/utask/utask/store/internal/rowcodec"
 )
@@ -71,42 +69,6 @@ const stepUpsertSQL = `
 	    max_retries = excluded.max_retries,
 	    last_run = excluded.last_run,
 	    sealed_data = excluded.sealed_data`
-
-// stepUpsert writes steps of resolution r, one statement per row, all sent
-// in one batch: one round trip, whatever the number of rows. The rows are
-// written in order, so a name given twice ends with its last row, as if the
-// rows had been written one by one.
-func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, steps []*store.Step) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	var b pgx.Batch
-	for _, st := range steps {
-		args, err := s.stepArgs(r, st)
-		if err != nil {
-			return err
-		}
-		b.Queue(stepUpsertSQL, args...)
-	}
-	results := q.SendBatch(ctx, &b)
-	for _, st := range steps {
-		tag, err := results.Exec()
-		if err == nil {
-			err = affectedOne(tag)
-			if err != nil {
-				err = fmt.Errorf("resolution %d %s: %w", r.ID, r.PublicID, err)
-			}
-		}
-		if err != nil {
-			_ = results.Close()
-			return fmt.Errorf("write step %s: %w", st.Name, err)
-		}
-	}
-	if err := results.Close(); err != nil {
-		return fmt.Errorf("write steps: %w", err)
-	}
-	return nil
-}
 
 // stepArgs are the arguments of stepUpsertSQL for step st of r.
 func (s *Store) stepArgs(r *store.Resolution, st *store.Step) ([]any, error) {

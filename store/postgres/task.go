@@ -315,16 +315,3 @@ const taskUpdateSQL = `
 	    watcher_groups = $5, resolver_usernames = $6, resolver_groups = $7, last_activity = $8,
 	    state = $9, steps_done = $10, steps_total = $11, tags = $12, sealed_input = $13, sealed_result = $14
 	WHERE id = $15 AND public_id = $16`
-
-// taskUpdate writes the mutable columns of t.
-func (s *Store) taskUpdate(ctx context.Context, q querier, t *store.Task) error {
-	row, err := s.taskRow(t)
-	if err != nil {
-		return err
-	}
-	tag, err := q.Exec(ctx, taskUpdateSQL, append(row, t.ID, t.PublicID)...)
-	if err != nil {
-		return err
-	}
-	return affectedOne(tag)
-}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/utask/utask/store"
 )
@@ -91,13 +90,7 @@ func (t *Tx) TaskUpdate(_ context.Context, task *store.Task) error {
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", task.PublicID, err)
 	}
-	publicID := task.PublicID
-	t.p.deferExec(func(tag pgconn.CommandTag) error {
-		if err := affectedOne(tag); err != nil {
-			return fmt.Errorf("update task %s: %w", publicID, err)
-		}
-		return nil
-	}, taskUpdateSQL, append(row, task.ID, task.PublicID)...)
+	t.p.deferExec("update task "+task.PublicID, affectedOne, taskUpdateSQL, append(row, task.ID, task.PublicID)...)
 	return nil
 }
 
@@ -184,14 +177,8 @@ func (t *Tx) StepUpsert(_ context.Context, r *store.Resolution, steps []*store.S
 		if err != nil {
 			return fmt.Errorf("upsert steps of resolution %s: %w", r.PublicID, err)
 		}
-		name, id, publicID := st.Name, r.ID, r.PublicID
-		t.p.deferExec(func(tag pgconn.CommandTag) error {
-			if err := affectedOne(tag); err != nil {
-				return fmt.Errorf("upsert steps of resolution %s: write step %s: resolution %d %s: %w",
-					publicID, name, id, publicID, err)
-			}
-			return nil
-		}, stepUpsertSQL, args...)
+		t.p.deferExec(fmt.Sprintf("upsert steps of resolution %s: write step %s: resolution %d", r.PublicID, st.Name, r.ID),
+			affectedOne, stepUpsertSQL, args...)
 	}
 	return nil
 }

@@ -48,7 +48,8 @@ const savepoint = "utask_tx"
 // writeConn is the store's one write connection, held from Open to Close,
 // with the statements compiled on it: each query text is compiled once, on
 // first use, and kept (multi-row queries excepted: see QueryContext). Only
-// the goroutine holding it (see writerQueue) touches it.
+// the goroutine holding it (see writerQueue) touches it, and Close once
+// nobody uses the store.
 type writeConn struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +26,9 @@ func migrations() ([]migration.Migration, error) {
 // migration this program does not know (made by a newer version). It runs
 // at Open, on the write pool, before the write connection is taken from it.
 func (s *Store) migrate(ctx context.Context) error {
+	if s.wc != nil {
+		return errors.New("migrate: the write connection is taken: migrations run at Open only")
+	}
 	ms, err := migrations()
 	if err != nil {
 		return err

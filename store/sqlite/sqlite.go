@@ -82,9 +82,9 @@ type Store struct {
 	// codec seals the values written and opens those read.
 	codec rowcodec.Codec
 
-	// writers hands the write connection to one Tx at a time; group is
-	// the open group transaction, if any, only touched by the goroutine
-	// holding the write connection.
+	// writers hands the write connection to one holder at a time (a Tx
+	// or a direct write); group is the open group transaction, if any,
+	// only touched by the goroutine holding the write connection.
 	writers writerQueue
 	group   *group
 	// commits counts the group transactions committed.

@@ -69,8 +69,8 @@ const stepUpsertSQL = `
 	    last_run = excluded.last_run,
 	    sealed_data = excluded.sealed_data`
 
-// stepUpsert writes steps of resolution r, one row each (the group a Tx
-// runs in compiles the statement once).
+// stepUpsert writes steps of resolution r, one row each (the write
+// connection compiles the statement once).
 func (s *Store) stepUpsert(ctx context.Context, q querier, r *store.Resolution, steps []*store.Step) error {
 	for _, st := range steps {
 		data, err := s.codec.SealStep(st.Data, rowcodec.StepAAD(r.PublicID, st.Name))

@@ -16,7 +16,7 @@ import (
 type Tx struct {
 	s    *Store
 	g    *group
-	tx   querier // the group, on the write connection inside its transaction
+	tx   querier // the write connection, inside the group's transaction
 	done bool
 }
 

@@ -137,10 +137,9 @@ func stepBehaviours() []behaviour {
 				"CrossedIDs":  {ID: r.ID, PublicID: other.PublicID},
 				"UnknownBoth": {ID: r.ID + 1000, PublicID: "nope"},
 			} {
-				t.Log(name)
 				b.requireDeferredNotFound(t, func(tx store.Tx) error {
 					return tx.StepUpsert(b.ctx, &target, []*store.Step{{Name: "a", State: "TODO"}})
-				})
+				}, name)
 			}
 			for _, res := range []*store.Resolution{r, other} {
 				got, err := b.s.StepList(b.ctx, res.ID)

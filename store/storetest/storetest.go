@@ -142,7 +142,7 @@ func (b *bundle) inTx(t *testing.T, fn func(tx store.Tx)) {
 // requireDeferredNotFound runs write in a transaction: it must fail with
 // ErrNotFound, at once or, for a deferred write, from Commit, which then
 // commits nothing.
-func (b *bundle) requireDeferredNotFound(t *testing.T, write func(tx store.Tx) error) {
+func (b *bundle) requireDeferredNotFound(t *testing.T, write func(tx store.Tx) error, msgAndArgs ...any) {
 	t.Helper()
 	tx, err := b.s.Begin(b.ctx)
 	require.NoError(t, err)
@@ -151,7 +151,7 @@ func (b *bundle) requireDeferredNotFound(t *testing.T, write func(tx store.Tx) e
 	if err == nil {
 		err = tx.Commit(b.ctx)
 	}
-	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, err, store.ErrNotFound, msgAndArgs...)
 }
 
 // newTask returns a task ready to insert, changed by mods.
