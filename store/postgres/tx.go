@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/utask/utask/store"
 )
@@ -172,14 +173,20 @@ func (t *Tx) StepList(ctx context.Context, resolutionID int64) ([]*store.Step, e
 // with its ID and PublicID (ErrNotFound otherwise). The writes are deferred
 // (see Tx).
 func (t *Tx) StepUpsert(_ context.Context, r *store.Resolution, steps []*store.Step) error {
-	for _, st := range steps {
-		args, err := t.s.stepArgs(r, st)
-		if err != nil {
-			return fmt.Errorf("upsert steps of resolution %s: %w", r.PublicID, err)
-		}
-		t.p.deferExec(fmt.Sprintf("upsert steps of resolution %s: write step %s: resolution %d", r.PublicID, st.Name, r.ID),
-			affectedOne, stepUpsertSQL, args...)
+	if len(steps) == 0 {
+		return nil
 	}
+	args, n, err := t.s.stepsArgs(r, steps)
+	if err != nil {
+		return fmt.Errorf("upsert steps of resolution %s: %w", r.PublicID, err)
+	}
+	t.p.deferExec(fmt.Sprintf("upsert steps of resolution %s: resolution %d", r.PublicID, r.ID),
+		func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() != int64(n) {
+				return store.ErrNotFound
+			}
+			return nil
+		}, stepsUpsertSQL, args...)
 	return nil
 }
 
