@@ -18,13 +18,18 @@ const (
 	DefaultMaxConcurrentExecutions            = 100
 	DefaultMaxConcurrentExecutionsFromCrashed = 20
 	DefaultDelayBetweenCrashedTasksResolution = time.Second
-	DefaultMaxOpenConns                       = 50
-	DefaultMaxIdleConns                       = 30
-	DefaultConnMaxLifetimeSeconds             = 60
-	DefaultDatabaseConfigName                 = "database"
-	DefaultMaxBodyBytes                       = 262144
-	MinMaxBodyBytes                           = 1024
-	MaxMaxBodyBytes                           = 10485760
+	// AutoMaxOpenConns is the MaxOpenConns of a configuration that does not
+	// set it: the pool is then sized on the CPUs (see PoolSize).
+	AutoMaxOpenConns = -1
+	// DefaultMaxOpenConns bounds the pool sized on the CPUs, and is the
+	// pool of an unlimited (0) one, which PostgreSQL's pool cannot be.
+	DefaultMaxOpenConns           = 50
+	DefaultMaxIdleConns           = 30
+	DefaultConnMaxLifetimeSeconds = 60
+	DefaultDatabaseConfigName     = "database"
+	DefaultMaxBodyBytes           = 262144
+	MinMaxBodyBytes               = 1024
+	MaxMaxBodyBytes               = 10485760
 )
 
 // Step compression algorithms accepted by steps_compression_algorithm.
@@ -123,7 +128,9 @@ type UtaskConfig struct {
 // DatabaseConfig tunes the database connection pool. A negative value in the item means the
 // default.
 type DatabaseConfig struct {
-	// MaxOpenConns caps the open connections; 0 is unlimited. Defaults to 50.
+	// MaxOpenConns caps the open connections; 0 is DefaultMaxOpenConns.
+	// Not set (AutoMaxOpenConns): four per CPU, between 8 and
+	// DefaultMaxOpenConns (see PoolSize).
 	MaxOpenConns int `json:"max_open_conns"`
 	// MaxIdleConns caps the idle connections. Defaults to 30.
 	MaxIdleConns int `json:"max_idle_conns"`
@@ -267,6 +274,23 @@ func decodeUtaskConfig(raw string) (UtaskConfig, error) {
 	return c, nil
 }
 
+// PoolSize is the number of database connections of an instance with
+// procs CPUs (GOMAXPROCS) given MaxOpenConns: four per CPU, between 8 and
+// DefaultMaxOpenConns, when it is not set; DefaultMaxOpenConns for 0;
+// else MaxOpenConns. Every PostgreSQL connection is a server process, and
+// beyond a few per core they compete for the CPU: µTask's fixed 50 per
+// instance spends more CPU per task on a small database server, and a few
+// instances exceed PostgreSQL's default max_connections (100).
+func (d DatabaseConfig) PoolSize(procs int) int {
+	switch {
+	case d.MaxOpenConns < 0:
+		return min(max(4*procs, 8), DefaultMaxOpenConns) //nolint:mnd // four per CPU, at least 8
+	case d.MaxOpenConns == 0:
+		return DefaultMaxOpenConns
+	}
+	return d.MaxOpenConns
+}
+
 // decodeDatabaseConfig decodes database_config and fills its defaults.
 func decodeDatabaseConfig(root jsonObject) (DatabaseConfig, error) {
 	var obj jsonObject
@@ -277,7 +301,7 @@ func decodeDatabaseConfig(root jsonObject) (DatabaseConfig, error) {
 	const path = "database_config."
 
 	db := DatabaseConfig{
-		MaxOpenConns:    DefaultMaxOpenConns,
+		MaxOpenConns:    AutoMaxOpenConns,
 		MaxIdleConns:    DefaultMaxIdleConns,
 		ConnMaxLifetime: DefaultConnMaxLifetimeSeconds,
 		ConfigName:      DefaultDatabaseConfigName,
@@ -288,7 +312,7 @@ func decodeDatabaseConfig(root jsonObject) (DatabaseConfig, error) {
 		dst  *int
 		def  int
 	}{
-		{"max_open_conns", &db.MaxOpenConns, DefaultMaxOpenConns},
+		{"max_open_conns", &db.MaxOpenConns, AutoMaxOpenConns},
 		{"max_idle_conns", &db.MaxIdleConns, DefaultMaxIdleConns},
 		{"conn_max_lifetime", &db.ConnMaxLifetime, DefaultConnMaxLifetimeSeconds},
 	}

@@ -19,7 +19,7 @@ func TestParseUtaskConfig(t *testing.T) {
 		want := config.UtaskConfig{
 			CompletedTaskExpiration: config.Duration(720 * time.Hour),
 			DatabaseConfig: config.DatabaseConfig{
-				MaxOpenConns: 50, MaxIdleConns: 30, ConnMaxLifetime: 60, ConfigName: "database",
+				MaxOpenConns: config.AutoMaxOpenConns, MaxIdleConns: 30, ConnMaxLifetime: 60, ConfigName: "database",
 			},
 			ResourceAcquireTimeout:             config.Duration(time.Minute),
 			MaxConcurrentExecutions:            100,
@@ -128,8 +128,26 @@ func TestParseUtaskConfig(t *testing.T) {
 			`{"database_config": {"max_open_conns": -1, "max_idle_conns": -5, "conn_max_lifetime": -60, "config_name": ""}}`)
 		require.NoError(t, err)
 		require.Equal(t, config.DatabaseConfig{
-			MaxOpenConns: 50, MaxIdleConns: 30, ConnMaxLifetime: 60, ConfigName: "database",
+			MaxOpenConns: config.AutoMaxOpenConns, MaxIdleConns: 30, ConnMaxLifetime: 60, ConfigName: "database",
 		}, c.DatabaseConfig)
+	})
+
+	t.Run("PoolSize", func(t *testing.T) {
+		t.Parallel()
+
+		for _, tc := range []struct {
+			conns, procs, want int
+		}{
+			{config.AutoMaxOpenConns, 1, 8},
+			{config.AutoMaxOpenConns, 2, 8},
+			{config.AutoMaxOpenConns, 4, 16},
+			{config.AutoMaxOpenConns, 64, 50},
+			{0, 2, 50},
+			{5, 2, 5},
+			{200, 2, 200},
+		} {
+			require.Equal(t, tc.want, config.DatabaseConfig{MaxOpenConns: tc.conns}.PoolSize(tc.procs), "%d conns, %d CPUs", tc.conns, tc.procs)
+		}
 	})
 
 	t.Run("MaxBodyBytes", func(t *testing.T) {

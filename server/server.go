@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,16 +181,13 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("configuration item \"encryption-key\": %w", err)
 		}
-		pg, err := postgres.Open(ctx, postgres.Config{URL: pgURL, Sealer: keyring, Logger: log, MaxConns: int32(cfg.DatabaseConfig.MaxOpenConns),
+		poolSize = cfg.DatabaseConfig.PoolSize(runtime.GOMAXPROCS(0))
+		pg, err := postgres.Open(ctx, postgres.Config{URL: pgURL, Sealer: keyring, Logger: log, MaxConns: int32(poolSize), //nolint:gosec // a pool size
 			StepsCompression: stepsCompression})
 		if err != nil {
 			return nil, fmt.Errorf("configuration item %q: open PostgreSQL store: %w", dbKey, err)
 		}
 		db, dbLabel = pg, "postgresql"
-		poolSize = cfg.DatabaseConfig.MaxOpenConns
-		if poolSize == 0 {
-			poolSize = config.DefaultMaxOpenConns // the store's pool size for 0
-		}
 	} else {
 		keyring, err := loadKeyring(items, dbPath, log)
 		if err != nil {
