@@ -97,7 +97,7 @@ func (s *Store) stepsArgs(r *store.Resolution, steps []*store.Step) (args []any,
 		}
 		names, states = append(names, st.Name), append(states, st.State)
 		tries, maxRetries = append(tries, int32(st.TryCount)), append(maxRetries, int32(st.MaxRetries)) //nolint:gosec // counts, far below 2^31
-		b, _ := sealed.([]byte) // nil (NULL) when the step has no data
+		b, _ := sealed.([]byte)                                                                         // nil (NULL) when the step has no data
 		lastRuns, data = append(lastRuns, optTS(st.LastRun)), append(data, b)
 	}
 	return []any{names, states, tries, maxRetries, lastRuns, data, r.ID, r.PublicID}, len(names), nil
