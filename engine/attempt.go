@@ -218,6 +218,12 @@ func (c *cycle) start(sr *stepRun) {
 // handle processes one attempt result: output strategies, state, check
 // conditions, pruning, and the scheduling of what it unblocked.
 func (c *cycle) handle(d attemptDone) {
+	// TODO: a result finds its step by name only: when a foreach restarted
+	// by RETRY_NOW expands again while an attempt of its first expansion is
+	// still in flight, that attempt's result lands on the new child of the
+	// same name. Tagging each attempt with the expansion it belongs to (a
+	// generation count of the foreach) and dropping stale results would fix
+	// it.
 	sr := c.steps[d.name]
 	if sr == nil {
 		return // a child whose parent was contracted meanwhile
