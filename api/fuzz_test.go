@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,7 +74,15 @@ func fuzzPath(f *decodeFixture, pattern, id, sub string) (string, bool) {
 		}
 	}
 
-	return f.path(pattern, override), true
+	// A path whose decoded form is not clean ("a//b", a trailing slash,
+	// dots) does not reach a route: the router answers it as an unknown
+	// path (a plain-text 404, or a redirect), whatever the route.
+	built := f.path(pattern, override)
+	if decoded, err := url.PathUnescape(built); err != nil || path.Clean(decoded) != decoded {
+		return "", false
+	}
+
+	return built, true
 }
 
 // fuzzBundle is a bundle like setup's, with no logs, that lives as long as
