@@ -48,6 +48,21 @@ func HasEffects(a Action) bool {
 	return !free
 }
 
+// WokenOnly is implemented by actions whose WAITING steps progress only
+// when something wakes their resolution (batch: its last child). The
+// engine's recheck of WAITING steps at the end of a cycle leaves them
+// alone: run again while what they wait for runs, a batch would start its
+// next children before the wave is over.
+type WokenOnly interface {
+	WokenOnly()
+}
+
+// IsWokenOnly reports whether a implements WokenOnly.
+func IsWokenOnly(a Action) bool {
+	_, ok := a.(WokenOnly)
+	return ok
+}
+
 // Contexter is implemented by actions that receive a context object: a map
 // whose string values are templates the engine renders before Run, e.g.
 // {"task_id": "{{ .task.task_id }}"}.

@@ -423,12 +423,9 @@ func (c *cycle) run() {
 		if end == state.ResWaiting && recheckWaiting {
 			recheckWaiting = false
 			again := false
-			// A batch step is left alone: run again while its children
-			// run, it would start the next ones without waiting for the
-			// whole wave to end.
 			for _, name := range c.order {
 				sr := c.steps[name]
-				if sr.row.State == state.Waiting && !sr.def.batch {
+				if sr.row.State == state.Waiting && !sr.def.wokenOnly {
 					sr.executed = false
 					again = true
 				}

@@ -113,10 +113,9 @@ type stepDef struct {
 	// such attempt starts before what it depends on is committed.
 	effects    bool
 	preEffects bool
-	// batch: the action is a batch, which the end-of-cycle recheck of
-	// WAITING steps leaves alone (it progresses only when its last child
-	// wakes it).
-	batch bool
+	// wokenOnly: the end-of-cycle recheck of WAITING steps leaves the
+	// step alone (action.WokenOnly).
+	wokenOnly bool
 }
 
 // decodeTemplate reads the stored JSON form of a template version.
@@ -168,9 +167,6 @@ func buildPlan(t *template.Template, c *template.Catalog) (*plan, error) {
 	return p, nil
 }
 
-// batchActionType is the type of the batch action (action/batch.Name).
-const batchActionType = "batch"
-
 func buildStepDef(name string, s *template.Step, c *template.Catalog) (*stepDef, error) {
 	levels, plugin, err := c.Resolve(s.Action)
 	if err != nil {
@@ -186,7 +182,7 @@ func buildStepDef(name string, s *template.Step, c *template.Catalog) (*stepDef,
 		preHook:      c.EffectivePreHook(s),
 		isLoop:       s.Foreach != "",
 		effects:      action.HasEffects(plugin),
-		batch:        len(levels) > 0 && levels[len(levels)-1].Action.Type == batchActionType,
+		wokenOnly:    action.IsWokenOnly(plugin),
 	}
 	if d.preHook != nil {
 		d.preLevels, d.prePlugin, err = c.Resolve(*d.preHook)

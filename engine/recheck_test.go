@@ -25,14 +25,21 @@ func (w *countingWait) Run(context.Context, action.Request) action.Result {
 
 func (*countingWait) Resources(_, _ json.RawMessage) []string { return nil }
 
+// wokenOnlyWait is a countingWait that progresses only when woken, as a
+// batch does.
+type wokenOnlyWait struct{ countingWait }
+
+func (*wokenOnlyWait) WokenOnly() {}
+
 func TestWaitingRecheckLeavesBatchStepsAlone(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	// A batch step run again while its children run would start the next
 	// ones before the wave is over: the recheck at the end of a cycle that
-	// would end WAITING runs every other WAITING step once more, not it.
-	batch, other := &countingWait{}, &countingWait{}
-	require.NoError(t, b.catalog.Actions.Register("batch", batch))
+	// would end WAITING runs every other WAITING step once more, not a
+	// step whose action progresses only when woken.
+	batch, other := &wokenOnlyWait{}, &countingWait{}
+	require.NoError(t, b.catalog.Actions.Register("batchlike", batch))
 	require.NoError(t, b.catalog.Actions.Register("countwait", other))
 	_, resID := b.create(t, `
 name: recheck
@@ -43,7 +50,7 @@ steps:
   children:
     description: a batch
     action:
-      type: batch
+      type: batchlike
   poll:
     description: waits for something else
     action:

@@ -89,6 +89,12 @@ type batch struct {
 	tasks Tasks
 }
 
+var _ action.WokenOnly = (*batch)(nil)
+
+// WokenOnly marks the batch step as progressing only when its last
+// child wakes it.
+func (*batch) WokenOnly() {}
+
 type config struct {
 	TemplateName     string            `json:"template_name"`
 	Inputs           []map[string]any  `json:"inputs"`

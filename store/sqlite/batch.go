@@ -67,12 +67,8 @@ func (t *Tx) BatchInsert(ctx context.Context, b *store.Batch) error {
 
 // batchDeleteUnused removes the batches no task refers to.
 func (s *Store) batchDeleteUnused(ctx context.Context) error {
-	err := s.direct(ctx, func(q querier) error {
-		_, err := q.ExecContext(ctx, `
-			DELETE FROM batch WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.batch_id = batch.id)`)
-		return err
-	})
-	if err != nil {
+	if _, err := s.directExec(ctx, `
+		DELETE FROM batch WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.batch_id = batch.id)`); err != nil {
 		return fmt.Errorf("delete unused batches: %w", err)
 	}
 	return nil

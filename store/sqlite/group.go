@@ -148,6 +148,21 @@ func (s *Store) direct(ctx context.Context, fn func(q querier) error) error {
 	return fn(s.wc)
 }
 
+// directExec runs one statement with direct and returns the number of
+// rows it changed.
+func (s *Store) directExec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.direct(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 // openGroup opens a new group's transaction.
 func (s *Store) openGroup(ctx context.Context) (*group, error) {
 	if _, err := s.wc.conn.ExecContext(context.WithoutCancel(ctx), `BEGIN IMMEDIATE`); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/utask/utask/store"
 )
 
 // InstanceRegister records a new engine instance, alive at now, and returns
@@ -21,13 +23,10 @@ func (s *Store) InstanceRegister(ctx context.Context, now time.Time) (int64, err
 
 // InstanceHeartbeat records that the instance is alive at now.
 func (s *Store) InstanceHeartbeat(ctx context.Context, instanceID int64, now time.Time) error {
-	err := s.direct(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, `UPDATE instance SET heartbeat = ? WHERE id = ?`, micros(now), instanceID)
-		if err != nil {
-			return err
-		}
-		return affectedOne(res)
-	})
+	n, err := s.directExec(ctx, `UPDATE instance SET heartbeat = ? WHERE id = ?`, micros(now), instanceID)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("heartbeat instance %d: %w", instanceID, err)
 	}

@@ -59,13 +59,9 @@ func (s *Store) LeaderReelect(ctx context.Context, term store.LeaderTerm, now ti
 
 // LeaderResign ends term if it is still recorded.
 func (s *Store) LeaderResign(ctx context.Context, term store.LeaderTerm) error {
-	err := s.direct(ctx, func(q querier) error {
-		_, err := q.ExecContext(ctx,
-			`DELETE FROM leader WHERE name = 'default' AND instance_id = ? AND elected_at = ?`,
-			term.InstanceID, micros(term.ElectedAt))
-		return err
-	})
-	if err != nil {
+	if _, err := s.directExec(ctx,
+		`DELETE FROM leader WHERE name = 'default' AND instance_id = ? AND elected_at = ?`,
+		term.InstanceID, micros(term.ElectedAt)); err != nil {
 		return fmt.Errorf("resign leader: %w", err)
 	}
 	return nil
@@ -91,21 +87,13 @@ func scanTerm(row *sql.Row) (*store.LeaderTerm, error) {
 // InstanceDeleteDead removes dead instances that hold nothing; see
 // [store.Store].
 func (s *Store) InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (int, error) {
-	var n int64
-	err := s.direct(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, `
-			DELETE FROM instance
-			WHERE heartbeat <= ?
-			  AND NOT EXISTS (
-			      SELECT 1 FROM resolution r
-			      WHERE r.instance_id = instance.id AND r.state IN ('RUNNING', 'RETRY', 'AUTORUNNING', 'CRASHED'))`,
-			micros(aliveSince))
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+	n, err := s.directExec(ctx, `
+		DELETE FROM instance
+		WHERE heartbeat <= ?
+		  AND NOT EXISTS (
+		      SELECT 1 FROM resolution r
+		      WHERE r.instance_id = instance.id AND r.state IN ('RUNNING', 'RETRY', 'AUTORUNNING', 'CRASHED'))`,
+		micros(aliveSince))
 	if err != nil {
 		return 0, fmt.Errorf("delete dead instances: %w", err)
 	}
@@ -123,19 +111,11 @@ const gcBatch = 1000
 func (s *Store) TaskDeleteFinished(ctx context.Context, before time.Time) (int, error) {
 	total := 0
 	for {
-		var n int64
-		err := s.direct(ctx, func(q querier) error {
-			res, err := q.ExecContext(ctx, `
-				DELETE FROM task WHERE id IN (
-				    SELECT id FROM task
-				    WHERE state IN ('DONE', 'CANCELLED', 'WONTFIX') AND last_activity < ?
-				    LIMIT ?)`, micros(before), gcBatch)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
+		n, err := s.directExec(ctx, `
+			DELETE FROM task WHERE id IN (
+			    SELECT id FROM task
+			    WHERE state IN ('DONE', 'CANCELLED', 'WONTFIX') AND last_activity < ?
+			    LIMIT ?)`, micros(before), gcBatch)
 		if err != nil {
 			return total, fmt.Errorf("delete finished tasks: %w", err)
 		}

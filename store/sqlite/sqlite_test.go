@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -199,7 +198,7 @@ func TestOpen(t *testing.T) {
 		sealer := storetest.NewSealer(t)
 		s, err := Open(ctx, Config{Path: path, Sealer: sealer, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		_, err = writeExec(ctx, s, `INSERT INTO schema_migration (version, name, applied) VALUES (999, 'future', 0)`)
+		_, err = s.directExec(ctx, `INSERT INTO schema_migration (version, name, applied) VALUES (999, 'future', 0)`)
 		require.NoError(t, err)
 		require.NoError(t, s.Close())
 
@@ -313,10 +312,8 @@ func (c cell) get(t *testing.T, s *Store) []byte {
 
 func (c cell) set(t *testing.T, s *Store, v []byte) {
 	t.Helper()
-	res, err := writeExec(t.Context(), s,
+	n, err := s.directExec(t.Context(),
 		`UPDATE `+c.table+` SET `+c.column+` = ? WHERE `+c.where, append([]any{v}, c.args...)...)
-	require.NoError(t, err)
-	n, err := res.RowsAffected()
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 }
@@ -431,7 +428,7 @@ func TestDeletingATaskRemovesItsResolutionAndSteps(t *testing.T) {
 	kept := fixtureTask(t, s, nil)
 	keptRes := fixtureResolution(t, s, kept, nil, &store.Step{Name: "a", State: "TODO"})
 
-	_, err := writeExec(ctx, s, `DELETE FROM task WHERE id = ?`, task.ID)
+	_, err := s.directExec(ctx, `DELETE FROM task WHERE id = ?`, task.ID)
 	require.NoError(t, err)
 
 	_, err = s.ResolutionGet(ctx, r.PublicID)
@@ -452,19 +449,8 @@ func TestTemplateVersionInUseCannotBeDeleted(t *testing.T) {
 	ctx := t.Context()
 	s := testStore(t, filepath.Join(t.TempDir(), "utask.db"), storetest.NewSealer(t), nil)
 	task := fixtureTask(t, s, nil)
-	_, err := writeExec(ctx, s, `DELETE FROM template_version WHERE id = ?`, task.TemplateVersion)
+	_, err := s.directExec(ctx, `DELETE FROM template_version WHERE id = ?`, task.TemplateVersion)
 	require.True(t, isForeignKeyViolation(err), "got %v", err)
-}
-
-// writeExec runs a statement on the store's write connection, in its turn.
-func writeExec(ctx context.Context, s *Store, query string, args ...any) (sql.Result, error) {
-	var res sql.Result
-	err := s.direct(ctx, func(q querier) error {
-		var err error
-		res, err = q.ExecContext(ctx, query, args...)
-		return err
-	})
-	return res, err
 }
 
 // writeScan reads one row on the store's write connection, in its turn.
