@@ -689,3 +689,51 @@ func TestClaimAndWakeupReadTheDueIndex(t *testing.T) {
 		}
 	}
 }
+
+func TestListFiltersReadThePartialListIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := testStore(t, freshSchema(t), storetest.NewSealer(t), nil)
+	task := fixtureTask(t, s, nil)
+	// Many tasks without lists (not in the partial indexes), a few with.
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO task (public_id, template_name, template_version_id, title, requester_username,
+		                  created, last_activity, state, steps_done, steps_total,
+		                  watcher_usernames, resolver_usernames, watcher_groups, resolver_groups, tags)
+		SELECT gen_random_uuid()::text, 'fixture', $1, '', '', now(), now(), 'DONE', 0, 0,
+		       l, l, l, l, CASE WHEN l IS NULL THEN NULL ELSE '{"k": "v"}'::jsonb END
+		FROM (SELECT CASE WHEN i % 500 = 0 THEN jsonb_build_array('u' || i) END AS l
+		      FROM generate_series(1, 5000) AS i) AS lists`, task.TemplateVersion)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `ANALYZE task`)
+	require.NoError(t, err)
+
+	for cond, index := range map[string]string{
+		hasWatcherUsername: "task_watcher_usernames",
+		hasResolverUser:    "task_resolver_usernames",
+		meetsWatcherGroup:  "task_watcher_groups",
+		meetsResolverGroup: "task_resolver_groups",
+		hasTags:            "task_tags",
+	} {
+		var arg any = "u500"
+		switch cond {
+		case meetsWatcherGroup, meetsResolverGroup:
+			arg = []string{"u500"}
+		case hasTags:
+			arg = `{"k": "v"}`
+		}
+		query := `EXPLAIN (FORMAT JSON) SELECT t.id FROM task t WHERE ` + strings.Replace(cond, "$?", "$1", 1)
+		var p string
+		require.NoError(t, s.pool.QueryRow(ctx, query, arg).Scan(&p))
+		require.Contains(t, p, `"Index Name": "`+index+`"`, "%s: %s", cond, p)
+		require.NotContains(t, p, `"Node Type": "Seq Scan"`, "%s: %s", cond, p)
+	}
+	// NULL lists have no entry: the partial indexes hold only the listed tasks.
+	var entries int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM task WHERE watcher_usernames IS NOT NULL`).Scan(&entries))
+	require.Equal(t, 10, entries)
+	var pred string
+	require.NoError(t, s.pool.QueryRow(ctx,
+		`SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'task_tags'::regclass`).Scan(&pred))
+	require.Contains(t, pred, "IS NOT NULL")
+}
