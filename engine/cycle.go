@@ -19,6 +19,10 @@ import (
 // anything (a crashed resolution that needs a human); it is not a failure.
 var errNothingToRun = errors.New("nothing to run")
 
+// errRelaunched says that a claimed resolution is still in a cycle in this
+// process: its claimed cycle starts when that one ends.
+var errRelaunched = errors.New("relaunched when its running cycle ends")
+
 // errTakenOver says that another instance claimed the resolution while this
 // one ran a cycle of it (this instance was taken for dead): the cycle must
 // write nothing more and start nothing more.
@@ -106,7 +110,10 @@ type attemptDone struct {
 // over through a claim (CRASHED) first. Every refusal happens before
 // anything is written.
 func (e *Engine) startCycle(ctx context.Context, id string, claimed bool) (c *cycle, err error) {
-	if !e.lockRunning(id) {
+	if !e.lockRunning(id, claimed) {
+		if claimed {
+			return nil, errRelaunched
+		}
 		return nil, ErrAlreadyRunning
 	}
 	slot := false

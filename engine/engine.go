@@ -136,6 +136,9 @@ type Engine struct {
 	runningMu sync.Mutex
 	running   map[string]bool // resolutions in a cycle in this process
 	rewake    map[string]bool // running ones woken meanwhile
+	// relaunch holds the running ones this instance claimed again
+	// meanwhile: their claimed cycle starts once the running one ends.
+	relaunch map[string]bool
 
 	wake chan struct{}
 
@@ -229,6 +232,7 @@ func New(cfg Config) (*Engine, error) {
 		plans:    map[int64]*plan{},
 		running:  map[string]bool{},
 		rewake:   map[string]bool{},
+		relaunch: map[string]bool{},
 		wake:     make(chan struct{}, 1),
 		shutdown: make(chan struct{}),
 
@@ -359,7 +363,7 @@ func (e *Engine) Launch(resolutionID string) {
 		defer e.wg.Done()
 		c, err := e.startCycle(e.ctx, resolutionID, true)
 		if err != nil {
-			if !errors.Is(err, errNothingToRun) {
+			if !errors.Is(err, errNothingToRun) && !errors.Is(err, errRelaunched) {
 				e.log.ErrorContext(e.ctx, "engine: start cycle", "resolution_id", resolutionID, "err", err)
 			}
 			return
@@ -495,11 +499,18 @@ func (e *Engine) plan(ctx context.Context, q versionReader, versionID int64) (*p
 	return p, nil
 }
 
-// lockRunning marks a resolution as in a cycle in this process.
-func (e *Engine) lockRunning(id string) bool {
+// lockRunning marks a resolution as in a cycle in this process. When it
+// already is and claimed is set, this instance claimed the resolution again
+// while its cycle was ending (its final save made it due): the claimed
+// cycle is launched once the running one is over, rather than left claimed
+// and never run.
+func (e *Engine) lockRunning(id string, claimed bool) bool {
 	e.runningMu.Lock()
 	defer e.runningMu.Unlock()
 	if e.running[id] {
+		if claimed {
+			e.relaunch[id] = true
+		}
 		return false
 	}
 	e.running[id] = true
@@ -511,7 +522,12 @@ func (e *Engine) unlockRunning(id string) {
 	delete(e.running, id)
 	woken := e.rewake[id]
 	delete(e.rewake, id)
+	relaunch := e.relaunch[id]
+	delete(e.relaunch, id)
 	e.runningMu.Unlock()
+	if relaunch {
+		e.Launch(id)
+	}
 	if woken {
 		if err := e.WakeResolution(e.ctx, id); err != nil {
 			e.log.WarnContext(e.ctx, "engine: wake resolution", "resolution_id", id, "err", err)

@@ -24,7 +24,7 @@ func (e *Engine) Reserve(id string) (*Reservation, bool) {
 		return nil, false
 	default:
 	}
-	if !e.lockRunning(id) {
+	if !e.lockRunning(id, false) {
 		return nil, false
 	}
 	if e.slots != nil {
