@@ -62,7 +62,8 @@ steps:
 	require.NoError(t, err)
 	require.Equal(t, []string{resID}, claimed)
 	b.engine.Launch(resID)
-	require.Eventually(t, func() bool { return b.engine.RelaunchPending(resID) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.engine.RelaunchPending(resID) },
+		10*time.Second, time.Millisecond)
 	close(proceed)
 
 	require.Eventually(t, func() bool {

@@ -730,7 +730,8 @@ func TestListFiltersReadThePartialListIndexes(t *testing.T) {
 	}
 	// NULL lists have no entry: the partial indexes hold only the listed tasks.
 	var entries int
-	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM task WHERE watcher_usernames IS NOT NULL`).Scan(&entries))
+	require.NoError(t, s.pool.QueryRow(ctx,
+		`SELECT count(*) FROM task WHERE watcher_usernames IS NOT NULL`).Scan(&entries))
 	require.Equal(t, 10, entries)
 	var pred string
 	require.NoError(t, s.pool.QueryRow(ctx,
