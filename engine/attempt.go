@@ -62,7 +62,7 @@ func (c *cycle) prepareMain(sr *stepRun) {
 func (c *cycle) fail(sr *stepRun, msg string) {
 	c.setState(sr, state.FatalError)
 	c.setError(sr, msg)
-	c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLocal})
+	c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneLocal})
 }
 
 // render templates an action chain for one attempt: the base configuration,
@@ -160,7 +160,7 @@ func (c *cycle) start(sr *stepRun) {
 	select {
 	case <-c.e.shutdown:
 		c.setState(sr, state.ToRetry)
-		c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLocal})
+		c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneLocal})
 		return
 	default:
 	}
@@ -209,7 +209,7 @@ func (c *cycle) start(sr *stepRun) {
 			release()
 		}
 		select {
-		case results <- attemptDone{name: name, kind: kind, result: res}:
+		case results <- attemptDone{name: name, step: sr, kind: kind, result: res}:
 		case <-ctx.Done():
 		}
 	}()
@@ -218,15 +218,11 @@ func (c *cycle) start(sr *stepRun) {
 // handle processes one attempt result: output strategies, state, check
 // conditions, pruning, and the scheduling of what it unblocked.
 func (c *cycle) handle(d attemptDone) {
-	// TODO: a result finds its step by name only: when a foreach restarted
-	// by RETRY_NOW expands again while an attempt of its first expansion is
-	// still in flight, that attempt's result lands on the new child of the
-	// same name. Tagging each attempt with the expansion it belongs to (a
-	// generation count of the foreach) and dropping stale results would fix
-	// it.
 	sr := c.steps[d.name]
-	if sr == nil {
-		return // a child whose parent was contracted meanwhile
+	if sr == nil || sr != d.step {
+		// A child whose parent was contracted meanwhile, or expanded again
+		// (restarted by RETRY_NOW) into a new child of the same name.
+		return
 	}
 	switch d.kind {
 	case donePreHook:

@@ -97,7 +97,11 @@ const (
 )
 
 type attemptDone struct {
-	name   string
+	name string
+	// step is the step the attempt was made for: a foreach restarted
+	// meanwhile has new children of the same names, which the result of
+	// an old one's attempt must not reach.
+	step   *stepRun
 	kind   doneKind
 	result action.Result
 }

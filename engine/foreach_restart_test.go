@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -88,4 +89,94 @@ steps:
 		}
 		require.True(t, found, "call %d: no RUNNING child row in the database: %v", i+2, m)
 	}
+}
+
+// A result of the first expansion of a foreach, still in flight when the
+// foreach is restarted by RETRY_NOW, belongs to a child that no longer
+// exists: it is dropped, not applied to the new child of the same name.
+func TestForeachRestartDropsResultsOfTheOldChildren(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var (
+		mu         sync.Mutex
+		aCalls     int
+		bCalls     int
+		newBCalled = make(chan struct{})
+		oldBAnswd  = make(chan struct{})
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		mu.Lock()
+		switch r.URL.Path {
+		case "/a":
+			aCalls++
+			n := aCalls
+			mu.Unlock()
+			_, _ = fmt.Fprintf(w, `{"n": %d}`, n)
+		case "/b":
+			bCalls++
+			n := bCalls
+			mu.Unlock()
+			wait := newBCalled
+			gen := "old"
+			if n == 1 {
+				// The first expansion's b answers once the foreach was
+				// restarted and the new b runs.
+			} else {
+				close(newBCalled)
+				// The new b answers after the old b's answer was handled.
+				wait, gen = oldBAnswd, "new"
+			}
+			select {
+			case <-wait:
+			case <-r.Context().Done():
+				return
+			}
+			if gen == "new" {
+				time.Sleep(100 * time.Millisecond)
+			}
+			_, _ = fmt.Fprintf(w, `{"n": 0, "gen": %q}`, gen)
+			if gen == "old" {
+				close(oldBAnswd)
+			}
+		default:
+			mu.Unlock()
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, res := b.create(t, `
+name: loop-restart-in-flight
+description: a foreach restarted while one of its children runs
+title_format: loop restart in flight
+steps:
+  loop:
+    description: two calls at once
+    foreach: '["a", "b"]'
+    foreach_strategy: parallel
+    conditions:
+      - type: check
+        if:
+          - {value: "{{.step.this.output.n}}", operator: EQ, expected: "1"}
+        then: {loop: RETRY_NOW}
+    action:
+      type: http
+      configuration:
+        url: "`+srv.URL+`/{{.iterator}}"
+        method: GET
+`, nil)
+	r, _, steps := b.run(t, res)
+	require.Equal(t, state.ResDone, r.State)
+	mu.Lock()
+	require.Equal(t, 2, bCalls, "b ran once in each expansion")
+	mu.Unlock()
+	children, ok := steps["loop"].Children.([]any)
+	require.True(t, ok, "children: %#v", steps["loop"].Children)
+	require.Len(t, children, 2)
+	second, ok := children[1].(map[string]any)
+	require.True(t, ok, "child b: %#v", children[1])
+	require.Equal(t, state.Done, second["state"])
+	out, ok := second["output"].(map[string]any)
+	require.True(t, ok, "child b: %#v", second)
+	require.Equal(t, "new", out["gen"], "the new child b keeps its own result")
 }

@@ -51,7 +51,7 @@ func (c *cycle) schedule(modified, newChildren []string) {
 		}
 		sr.executed = true
 		if sr.row.State == state.AfterrunError {
-			c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneAfterrun})
+			c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneAfterrun})
 			continue
 		}
 		c.setState(sr, state.Running)
@@ -59,13 +59,13 @@ func (c *cycle) schedule(modified, newChildren []string) {
 		if c.passes > maxPasses {
 			c.setState(sr, state.FatalError)
 			c.setError(sr, "skip conditions keep re-running the step: stopped")
-			c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLocal})
+			c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneLocal})
 			continue
 		}
 		if skipped, mod := c.evalSkips(sr); skipped {
 			sr.skipped = true
 			skipModified = append(skipModified, mod...)
-			c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLocal})
+			c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneLocal})
 			continue
 		}
 		sr.skipped = false
@@ -320,7 +320,7 @@ func (c *cycle) handleLoop(sr *stepRun) (modified, created []string) {
 		c.setError(sr, fmt.Sprintf("foreach step restarted %d times in one cycle: stopped", maxLoopPasses))
 		sr.executed = true
 		c.exposeStep(sr)
-		c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLoop})
+		c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneLoop})
 		return []string{sr.row.Name}, nil
 	}
 	if sr.row.State == state.RetryNow {
@@ -361,7 +361,7 @@ func (c *cycle) handleLoop(sr *stepRun) (modified, created []string) {
 		sr.executed = true
 	}
 	c.exposeStep(sr)
-	c.local = append(c.local, attemptDone{name: sr.row.Name, kind: doneLoop})
+	c.local = append(c.local, attemptDone{name: sr.row.Name, step: sr, kind: doneLoop})
 	return modified, created
 }
 
