@@ -73,19 +73,32 @@ func (s *Service) WontfixTask(ctx context.Context, id auth.Identity, publicID st
 
 // wakeParent resumes the task that created t (a subtask that was refused
 // or cancelled): its waiting step sees the new state at once.
+//
+// It runs after the change was committed: a caller gone by then (its
+// context ended) must not cost the parent its wake-up, or the parent waits
+// forever.
 func (s *Service) wakeParent(ctx context.Context, t *store.Task) {
 	parent := t.Tags[ParentTaskTag]
 	if parent == "" {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	if t.Batch != "" {
 		// A batch's parent waits for the last of its tasks.
-		if n, err := s.cfg.Store.BatchCountRunning(ctx, t.Batch); err == nil && n > 0 {
+		n, err := s.cfg.Store.BatchCountRunning(ctx, t.Batch)
+		if err != nil {
+			s.cfg.Logger.WarnContext(ctx, "service: count unfinished tasks of batch", "batch_id", t.Batch, "err", err)
+		}
+		if err != nil || n > 0 {
 			return
 		}
 	}
 	p, err := s.cfg.Store.TaskGet(ctx, parent)
-	if err != nil || p.ResolutionPublicID == "" {
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "service: read parent task", "task_id", parent, "err", err)
+		return
+	}
+	if p.ResolutionPublicID == "" {
 		return
 	}
 	if err := s.cfg.Runner.WakeResolution(ctx, p.ResolutionPublicID); err != nil {
