@@ -173,3 +173,35 @@ func TestListTasksOfBatch(t *testing.T) {
 		require.NotContains(t, task, "batch")
 	})
 }
+
+// A task made by POST /batch is audited under the operation of that route,
+// BatchCreateTask (service.OpBatchCreateTask), not under CreateTask: the
+// audit trail says which API operation made the task.
+func TestBatchTasksAreAuditedAsBatchCreateTask(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, options{})
+	resp := b.post(t, "bob", "/batch", `{"template_name": "manual", "inputs": [{"why": "one"}]}`)
+	require.Equal(t, http.StatusCreated, resp.status, "body: %s", resp.body)
+
+	batchID, _ := resp.object(t)["id"].(string)
+	tasks := b.batchTasks(t, batchID)
+	require.Len(t, tasks, 1)
+
+	taskID, _ := tasks[0]["id"].(string)
+	entries := b.trail(t, "bob", taskID)
+	require.NotEmpty(t, entries)
+	require.Equal(t, "BatchCreateTask", entries[0].Operation)
+}
+
+// POST /batch names a template that must exist, whatever the number of
+// inputs: as in µTask, the template is looked up before anything is
+// created (404), even for an empty list of inputs.
+func TestBatchOfAnUnknownTemplateIsNotFoundWithoutInputs(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, options{})
+
+	unknown := b.post(t, "bob", "/batch", `{"template_name": "no-such-template", "inputs": []}`)
+	require.Equal(t, http.StatusNotFound, unknown.status, "body: %s", unknown.body)
+}

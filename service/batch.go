@@ -42,6 +42,13 @@ func (s *Service) CreateBatch(ctx context.Context, id auth.Identity, req CreateB
 		return nil, Errorf(KindBadRequest, "tag name %q not allowed", ParentTaskTag)
 	}
 
+	// The template must exist even when no task is asked for.
+	if tt, _, ok := s.cfg.Templates.Get(req.TemplateName); !ok {
+		return nil, Errorf(KindNotFound, "template not found: %s", req.TemplateName)
+	} else if tt.Blocked {
+		return nil, Errorf(KindBadRequest, "Template not available (blocked)")
+	}
+
 	inputs, err := mergeInputs(req.CommonInput, req.Inputs)
 	if err != nil {
 		return nil, err
@@ -116,7 +123,7 @@ func (s *Service) insertBatch(ctx context.Context, b *store.Batch, tasks []*newT
 	}
 
 	for _, nt := range tasks {
-		if _, err := s.insertTaskTx(ctx, tx, nt.task, nt.res, id, comment); err != nil {
+		if _, err := s.insertTaskTx(ctx, tx, nt.task, nt.res, id, comment, OpBatchCreateTask); err != nil {
 			return err
 		}
 	}

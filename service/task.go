@@ -336,7 +336,7 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
 
-	c, err := s.insertTaskTx(ctx, tx, t, res, id, comment)
+	c, err := s.insertTaskTx(ctx, tx, t, res, id, comment, OpCreateTask)
 	if err != nil {
 		return nil, err
 	}
@@ -353,9 +353,10 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 	return c, nil
 }
 
-// insertTaskTx is insertTask within tx, which the caller commits.
+// insertTaskTx is insertTask within tx, which the caller commits; op is the
+// operation its audit entry records.
 func (s *Service) insertTaskTx(ctx context.Context, tx store.Tx, t *store.Task, res *store.Resolution,
-	id auth.Identity, comment string,
+	id auth.Identity, comment, op string,
 ) (*store.Comment, error) {
 	if err := tx.TaskInsert(ctx, t); err != nil {
 		return nil, storeError("Failed to create new Task", err)
@@ -378,7 +379,7 @@ func (s *Service) insertTaskTx(ctx context.Context, tx store.Tx, t *store.Task, 
 		}
 	}
 
-	if err := s.audit(ctx, tx, id, OpCreateTask, t, resolutionIDOf(res), createTaskDetail(t, c)); err != nil {
+	if err := s.audit(ctx, tx, id, op, t, resolutionIDOf(res), createTaskDetail(t, c)); err != nil {
 		return nil, err
 	}
 
