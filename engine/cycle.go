@@ -697,6 +697,19 @@ func (c *cycle) endState() string {
 	return state.ResDone
 }
 
+// readRunMax takes the stored run limit when it is higher than the cycle's:
+// a step may have raised it during the cycle (a batch makes up for the runs
+// its wake-ups used). The final save keeps the higher one anyway; this lets
+// the end of the cycle count on it before it blocks the resolution.
+func (c *cycle) readRunMax() {
+	stored, err := c.e.cfg.Store.ResolutionGet(context.WithoutCancel(c.e.ctx), c.res.PublicID)
+	if err != nil {
+		c.log.Warn("engine: read run limit", "err", err)
+		return
+	}
+	c.res.RunMax = max(c.res.RunMax, stored.RunMax)
+}
+
 // finish records the end of the cycle: the resolution's and the task's
 // states, the result when DONE, and when to try again.
 func (c *cycle) finish() {
@@ -715,6 +728,9 @@ func (c *cycle) finish() {
 		}
 		task.Result = result
 	case state.ResError, state.ResCrashed:
+		if res.RunCount >= res.RunMax {
+			c.readRunMax()
+		}
 		if res.RunCount >= res.RunMax {
 			res.State = state.ResBlockedMaxRetries
 			task.State = state.TaskBlocked

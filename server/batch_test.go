@@ -436,3 +436,84 @@ steps:
 	done := ts.waitTask(t, parent.ID, "alice")
 	require.Equal(t, "DONE", done.State)
 }
+
+const runMaxEchoChild = `
+name: runmax-echo-child
+description: a child that ends at once
+title_format: "runmax child {{.input.num}}"
+auto_runnable: true
+allow_all_resolver_usernames: true
+inputs:
+  - name: num
+    description: the child number
+steps:
+  say:
+    description: say it
+    action:
+      type: echo
+      configuration:
+        output: "{{.input.num}}"
+`
+
+// The batch's run_max extension must count in the decision taken at the end
+// of the very cycle in which the batch completes: a step failing in that
+// cycle must leave the resolution in ERROR (to be retried), not
+// BLOCKED_MAXRETRIES while its run_count is below its (extended) run_max.
+func TestBatchRunMaxExtensionCountsInTheCompletingCycle(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTemplate(t, dir, "runmax-echo-child.yaml", runMaxEchoChild)
+	writeTemplate(t, dir, "batch-runmax.yaml", `
+name: batch-runmax
+description: a batch in waves of one, then a failing step
+title_format: batch runmax
+auto_runnable: true
+allow_all_resolver_usernames: true
+retry_max: 2
+steps:
+  children:
+    description: three children, one at a time
+    action:
+      type: batch
+      configuration:
+        template_name: runmax-echo-child
+        json_inputs: '[{"num": "1"}, {"num": "2"}, {"num": "3"}]'
+        sub_batch_size: "1"
+  after:
+    description: fails with a server error
+    dependencies: [children]
+    action:
+      type: echo
+      configuration:
+        output: {}
+        error_message: transient failure
+`)
+	ts := startServerWithTemplates(t, dir)
+	var task taskView
+	require.Equal(t, http.StatusCreated, ts.call(t, http.MethodPost, "/task", "alice", map[string]any{
+		"template_name": "batch-runmax",
+	}, &task))
+
+	type resView struct {
+		State    string `json:"state"`
+		RunCount int    `json:"run_count"`
+		RunMax   int    `json:"run_max"`
+		Steps    map[string]struct {
+			State    string `json:"state"`
+			TryCount int    `json:"try_count"`
+		} `json:"steps"`
+	}
+	var res resView
+	require.Eventually(t, func() bool {
+		res = resView{}
+		ts.call(t, http.MethodGet, "/resolution/"+task.Resolution, "admin", nil, &res)
+		return res.Steps["children"].State == "DONE" && (res.State == "ERROR" || res.State == "BLOCKED_MAXRETRIES")
+	}, 20*time.Second, 5*time.Millisecond)
+	t.Logf("state %s run_count %d run_max %d batch try_count %d", res.State, res.RunCount, res.RunMax,
+		res.Steps["children"].TryCount)
+	require.Greater(t, res.RunMax, 2, "the batch extended run_max")
+	if res.State == "BLOCKED_MAXRETRIES" {
+		require.GreaterOrEqual(t, res.RunCount, res.RunMax,
+			"blocked by max retries although run_count is below the extended run_max")
+	}
+}
