@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -112,10 +114,14 @@ func (a *admission) release() { <-a.slots }
 type gate struct {
 	reads, writes *admission
 	retryAfter    string
+	// maxBody is the largest body a handler accepts: the gate reads up to
+	// one byte more before it takes a slot.
+	maxBody int64
 }
 
 // newGate returns the gate of cfg; a gate with no limit admits everything.
-func newGate(cfg AdmissionConfig) *gate {
+// maxBody is the largest request body the handlers accept.
+func newGate(cfg AdmissionConfig, maxBody int64) *gate {
 	retry := cfg.RetryAfter
 	if retry <= 0 {
 		retry = 1
@@ -125,6 +131,7 @@ func newGate(cfg AdmissionConfig) *gate {
 		reads:      newAdmission(cfg.MaxReads, cfg.MaxQueued, cfg.Wait),
 		writes:     newAdmission(cfg.MaxWrites, cfg.MaxQueued, cfg.Wait),
 		retryAfter: strconv.Itoa(retry),
+		maxBody:    maxBody,
 	}
 }
 
@@ -149,6 +156,10 @@ func (g *gate) serve(w http.ResponseWriter, r *http.Request, next func(http.Resp
 
 		return
 	}
+
+	// The body is read before a slot is taken: a client that sends it
+	// slowly, or stops half-way, must not hold a slot meanwhile.
+	g.readBody(r)
 
 	if !a.acquire(r.Context()) {
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
@@ -189,4 +200,57 @@ func AdmissionFor(maxConcurrent, poolSize int) AdmissionConfig {
 	}
 
 	return AdmissionConfig{MaxReads: n, MaxWrites: max(1, n/2)} //nolint:mnd // half the slots
+}
+
+// readBody reads the body of r, up to one byte more than the handlers
+// accept, and gives r a body that replays it: the bytes read, then the error
+// that ended the reading, if any, so that the handler answers as if it had
+// read the body itself (too large, or broken).
+func (g *gate) readBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+
+	limit := g.maxBody + 1
+	if g.maxBody <= 0 {
+		limit = DefaultMaxBodyBytes + 1
+	}
+
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	if err == nil && int64(len(data)) < limit {
+		err = io.EOF
+	}
+
+	if err == nil {
+		// The limit was reached: the rest is left to the handler's reader,
+		// which refuses the body as too large.
+		r.Body = replayBody{Reader: io.MultiReader(bytes.NewReader(data), r.Body), Closer: r.Body}
+
+		return
+	}
+
+	r.Body = replayBody{Reader: &replay{data: data, err: err}, Closer: r.Body}
+}
+
+// replayBody is a request body read ahead of the handler.
+type replayBody struct {
+	io.Reader
+	io.Closer
+}
+
+// replay reads data, then reports err (io.EOF for a body read whole).
+type replay struct {
+	data []byte
+	err  error
+}
+
+func (p *replay) Read(b []byte) (int, error) {
+	if len(p.data) == 0 {
+		return 0, p.err
+	}
+
+	n := copy(b, p.data)
+	p.data = p.data[n:]
+
+	return n, nil
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -42,7 +45,7 @@ func gatedServer(t *testing.T, cfg AdmissionConfig, b *blocker) string {
 // gatedServerWith is gatedServer that also returns the gate.
 func gatedServerWith(t *testing.T, cfg AdmissionConfig, b *blocker) (string, *gate) {
 	t.Helper()
-	g := newGate(cfg)
+	g := newGate(cfg, DefaultMaxBodyBytes)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.serve(w, r, b.serve)
 	}))
@@ -274,4 +277,69 @@ func TestAdmissionRefusalsAreNotErrorLines(t *testing.T) {
 		levels = append(levels, entry.Level)
 	}
 	require.Equal(t, []string{"DEBUG", "ERROR"}, levels)
+}
+
+// A client that sends a write's headers and then only part of its body
+// holds no write slot meanwhile: the gate reads the body before it takes
+// one, and the next write is served.
+func TestAdmissionStalledBodyHoldsNoSlot(t *testing.T) {
+	t.Parallel()
+	g := newGate(AdmissionConfig{MaxReads: 1, MaxWrites: 1, Wait: 200 * time.Millisecond}, DefaultMaxBodyBytes)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.serve(w, r, func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+
+				return
+			}
+			_, _ = w.Write(body)
+		})
+	}))
+	t.Cleanup(srv.Close)
+
+	stalled, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stalled.Close() })
+	_, err = stalled.Write([]byte("POST /task HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"a\":"))
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // the stalled request is being read
+
+	for range 3 {
+		resp, err := http.Post(srv.URL+"/task", "application/json", bytes.NewBufferString(`{"b": 1}`))
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, http.StatusOK, resp.StatusCode, "body: %s", body)
+		require.JSONEq(t, `{"b": 1}`, string(body), "the handler reads the body the client sent")
+	}
+}
+
+// The body read ahead by the gate reaches the handler as the client sent
+// it: whole, cut at one byte over the limit for the handler to refuse, or
+// followed by the error that ended the reading.
+func TestAdmissionReplaysTheBody(t *testing.T) {
+	t.Parallel()
+	g := newGate(AdmissionConfig{MaxWrites: 1}, 8)
+	read := func(body io.Reader, length int64) ([]byte, error) {
+		r := httptest.NewRequest(http.MethodPost, "/task", body)
+		r.ContentLength = length
+		g.readBody(r)
+
+		return io.ReadAll(http.MaxBytesReader(httptest.NewRecorder(), r.Body, 8))
+	}
+
+	got, err := read(bytes.NewBufferString("12345678"), 8)
+	require.NoError(t, err)
+	require.Equal(t, "12345678", string(got))
+
+	_, err = read(bytes.NewBufferString("123456789abc"), 12)
+	var tooLarge *http.MaxBytesError
+	require.ErrorAs(t, err, &tooLarge)
+
+	broken := errors.New("connection reset")
+	got, err = read(io.MultiReader(bytes.NewBufferString("123"), iotest.ErrReader(broken)), 8)
+	require.ErrorIs(t, err, broken)
+	require.Equal(t, "123", string(got))
 }

@@ -88,7 +88,7 @@ func New(cfg Config) http.Handler {
 		cfg.Ping = func(context.Context) error { return nil }
 	}
 
-	s := &server{cfg: cfg, mux: http.NewServeMux(), gate: newGate(cfg.Admission)}
+	s := &server{cfg: cfg, mux: http.NewServeMux(), gate: newGate(cfg.Admission, cfg.MaxBodyBytes)}
 	table := s.routes()
 	described := make([]Route, 0, len(table))
 

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -492,8 +493,17 @@ steps:
 	require.Equal(t, state.Todo, steps["safe"].State)
 	require.Equal(t, state.Crashed, steps["unsafe"].State)
 
-	// A human runs it again: every runnable step runs.
-	require.NoError(t, b.engine.RunSync(ctx, idem))
+	// A human runs it again: every runnable step runs. The recovery's
+	// launch lets go of the resolution just after its commit: until then,
+	// the resolution is still running here.
+	require.Eventually(t, func() bool {
+		err := b.engine.RunSync(ctx, idem)
+		if errors.Is(err, engine.ErrAlreadyRunning) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}, 10*time.Second, time.Millisecond)
 	r2, _, steps := b.read(t, idem)
 	require.Equal(t, state.ResDone, r2.State)
 	require.Equal(t, "replayed", steps["safe"].Output)

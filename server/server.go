@@ -341,9 +341,18 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		db:       db,
 		engine:   eng,
 		listener: ln,
-		http:     &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
-		served:   make(chan error, 1),
-		metrics:  mx,
+		http: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			// A request (its body included) read slowly, or an answer
+			// read slowly, holds a connection and a goroutine, and an
+			// answer also its admission slot: both are bounded.
+			ReadTimeout:  time.Minute,
+			WriteTimeout: time.Minute,
+			IdleTimeout:  2 * time.Minute,
+		},
+		served:  make(chan error, 1),
+		metrics: mx,
 	}
 	mx.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
