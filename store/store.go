@@ -270,7 +270,10 @@ type Tx interface {
 
 	// AuditInsert appends an entry to the audit trail of the task e.TaskID
 	// and sets its ID (ErrNotFound if the task does not exist, ErrConflict
-	// if the public id is taken).
+	// if the public id is taken). The entries of a task take their ids in
+	// the order their transactions commit, so that a trail paged by id
+	// never skips one: the insert waits for another transaction writing
+	// the same task's trail (or holding its lock) to end.
 	AuditInsert(ctx context.Context, e *AuditEntry) error
 }
 

@@ -89,6 +89,16 @@ func (t *Tx) auditInsert(ctx context.Context, e *store.AuditEntry) error {
 	if err != nil {
 		return err
 	}
+	// Entries are listed in id order, ids are taken at insert and entries
+	// seen at commit: two transactions writing entries of one task must
+	// commit in the order of their ids, or a client paging the trail past
+	// the later one never sees the earlier. The task's row lock orders
+	// them; a task inserted by this transaction is seen by no other yet.
+	if !t.inserted[e.TaskID] {
+		if _, err := t.p.Exec(ctx, `SELECT 1 FROM task WHERE id = $1 FOR NO KEY UPDATE`, e.TaskID); err != nil {
+			return err
+		}
+	}
 	err = t.p.QueryRow(ctx, auditInsertSQL, e.PublicID, e.TaskID, e.ResolutionPublicID, ts(e.Time),
 		e.Username, e.Admin, e.Operation, sealed).Scan(&e.ID)
 	if !errors.Is(err, pgx.ErrNoRows) {

@@ -738,3 +738,51 @@ func TestListFiltersReadThePartialListIndexes(t *testing.T) {
 		`SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'task_tags'::regclass`).Scan(&pred))
 	require.Contains(t, pred, "IS NOT NULL")
 }
+
+// Two transactions writing the trail of one task commit in the order of
+// their entries' ids: the second waits for the first, so a client paging
+// the trail past the second entry cannot have missed the first.
+func TestAuditEntriesOfATaskCommitInIDOrder(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := testStore(t, freshSchema(t), storetest.NewSealer(t), nil)
+	task := fixtureTask(t, s, nil)
+	entry := func() *store.AuditEntry {
+		return &store.AuditEntry{PublicID: uuid.NewString(), TaskID: task.ID, Time: time.Now(),
+			Username: "bob", Operation: "AddTaskComment"}
+	}
+	first, second := entry(), entry()
+
+	tx1, err := s.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx1.Rollback(ctx) }()
+	require.NoError(t, tx1.AuditInsert(ctx, first))
+
+	done := make(chan error, 1)
+	go func() {
+		tx2, err := s.Begin(ctx)
+		if err == nil {
+			if err = tx2.AuditInsert(ctx, second); err == nil {
+				err = tx2.Commit(ctx)
+			}
+			_ = tx2.Rollback(ctx)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the second writer did not wait for the first: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	page, err := s.AuditList(ctx, store.AuditFilter{TaskID: task.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, page)
+
+	require.NoError(t, tx1.Commit(ctx))
+	require.NoError(t, <-done)
+	page, err = s.AuditList(ctx, store.AuditFilter{TaskID: task.ID, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	require.Equal(t, []string{first.PublicID, second.PublicID}, []string{page[0].PublicID, page[1].PublicID})
+	require.Less(t, first.ID, second.ID)
+}

@@ -30,6 +30,8 @@ type Tx struct {
 	// due lists the resolutions written runnable or due later, whose
 	// wake-up Commit sends.
 	due []string
+	// inserted holds the ids of the tasks this transaction inserted.
+	inserted map[int64]bool
 }
 
 var _ store.Tx = (*Tx)(nil)
@@ -68,6 +70,10 @@ func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
 	if err := t.s.taskInsert(ctx, t.p, task); err != nil {
 		return fmt.Errorf("insert task %s: %w", task.PublicID, err)
 	}
+	if t.inserted == nil {
+		t.inserted = map[int64]bool{}
+	}
+	t.inserted[task.ID] = true
 	return nil
 }
 
