@@ -329,8 +329,14 @@ func statusOf(k service.Kind) int {
 
 // writeError writes err as {"error": message}. An internal error is logged
 // and answered with a generic message: its details never reach the caller.
+//
+// A change refused because the engine still runs a cycle of the resolution
+// is 409, whatever the route (µTask's NOWAIT lock answers 500 there).
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(service.KindOf(err))
+	if errors.Is(err, service.ErrResolutionBusy) {
+		status = http.StatusConflict
+	}
 	if status == http.StatusInternalServerError {
 		s.cfg.Logger.ErrorContext(r.Context(), "api internal error",
 			"method", r.Method, "path", r.URL.Path, "err", err)

@@ -1,26 +1,12 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/template"
 )
-
-// writeEditError writes the error of an edit: 409 when the engine still
-// runs a cycle of the resolution (µTask's NOWAIT lock answers 500 there),
-// else as every error.
-func (s *server) writeEditError(w http.ResponseWriter, r *http.Request, err error) error {
-	if errors.Is(err, service.ErrResolutionBusy) {
-		s.writeMessage(w, r, http.StatusConflict, err.Error())
-
-		return nil
-	}
-
-	return err
-}
 
 // editTask serves PUT /task/{id}.
 func (s *server) editTask(w http.ResponseWriter, r *http.Request, id auth.Identity) error {
@@ -33,7 +19,7 @@ func (s *server) editTask(w http.ResponseWriter, r *http.Request, id auth.Identi
 
 	t, err := s.cfg.Service.EditTask(r.Context(), id, r.PathValue("id"), req)
 	if err != nil {
-		return s.writeEditError(w, r, err)
+		return err //nolint:wrapcheck // a service error, written by writeError
 	}
 
 	s.writeBody(w, r, http.StatusOK, t)
@@ -51,7 +37,7 @@ func (s *server) editResolution(w http.ResponseWriter, r *http.Request, id auth.
 	}
 
 	if err := s.cfg.Service.EditResolution(r.Context(), id, r.PathValue("id"), req); err != nil {
-		return s.writeEditError(w, r, err)
+		return err //nolint:wrapcheck // a service error, written by writeError
 	}
 
 	w.WriteHeader(http.StatusNoContent)
@@ -71,7 +57,7 @@ func (s *server) editResolutionStep(w http.ResponseWriter, r *http.Request, id a
 
 	err := s.cfg.Service.EditResolutionStep(r.Context(), id, r.PathValue("id"), r.PathValue("stepName"), st)
 	if err != nil {
-		return s.writeEditError(w, r, err)
+		return err //nolint:wrapcheck // a service error, written by writeError
 	}
 
 	w.WriteHeader(http.StatusNoContent)

@@ -140,6 +140,16 @@ func (s *Service) EditTask(ctx context.Context, id auth.Identity, publicID strin
 	return v, nil
 }
 
+// catalog is the catalog of actions and functions the steps are checked
+// against.
+func (s *Service) catalog() *template.Catalog {
+	if s.cfg.Catalog != nil {
+		return s.cfg.Catalog
+	}
+
+	return &template.Catalog{Functions: s.cfg.Functions}
+}
+
 // engineHolds reports whether a cycle of r started and did not end: a
 // resolution paused by force while RUNNING, whose cycle still runs. An
 // instance that died in that cycle leaves it so until the resolution runs
@@ -394,10 +404,7 @@ func (s *Service) editedRows(run *template.Template, current map[string]*templat
 		return nil, nil, nil
 	}
 
-	catalog := s.cfg.Catalog
-	if catalog == nil {
-		catalog = &template.Catalog{Functions: s.cfg.Functions}
-	}
+	catalog := s.catalog()
 
 	draft, err := copyTemplate(run)
 	if err != nil {

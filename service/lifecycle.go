@@ -150,6 +150,12 @@ func (s *Service) CancelResolution(ctx context.Context, id auth.Identity, public
 			return Errorf(KindBadRequest, "Can't cancel resolution: state %s", r.State)
 		}
 
+		if engineHolds(r) {
+			// Paused by force while its cycle runs: the cycle's end would
+			// write its own state over the cancellation.
+			return wrap(KindConflict, "Can't cancel resolution", ErrResolutionBusy)
+		}
+
 		r.State = state.ResCancelled
 		t.State = state.TaskCancelled
 		t.LastActivity = s.now()

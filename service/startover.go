@@ -41,11 +41,19 @@ func (s *Service) startOver(ctx context.Context, tx store.Tx, admin bool, tt *te
 		return "", storeError("Failed to delete resolution", err)
 	}
 
+	// The result goes back to the version's result format, which the next
+	// resolution renders anew.
+	version, err := s.versionTemplate(ctx, tx, t)
+	if err != nil {
+		return "", err
+	}
+
 	t.ResolutionPublicID = ""
 	t.ResolverUsername = ""
 	t.LastStart, t.LastStop = nil, nil
 	t.State = state.TaskTodo
 	t.StepsDone = 0
+	t.Result = deepCopyMap(version.ResultFormat)
 	t.LastActivity = s.now()
 
 	if err := tx.TaskUpdate(ctx, t); err != nil {

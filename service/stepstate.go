@@ -8,7 +8,6 @@ import (
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/template"
 )
 
 // StepStateRequest is the body of PUT /resolution/{id}/step/{stepName}/state.
@@ -36,7 +35,9 @@ func (s *Service) SetStepState(ctx context.Context, id auth.Identity, publicID, 
 	if !s.cfg.Policy.IsAdmin(id) && !auth.IsTemplateOwner(id, tt) {
 		return Errorf(KindForbidden, "Can't update resolution step state")
 	}
-	if !state.IsReserved(req.State) && !slices.Contains(customStates(tt, st), req.State) {
+	// The step as the task's version defines it: its own custom states and
+	// those of the functions its action uses.
+	if !state.IsReserved(req.State) && !slices.Contains(s.catalog().EffectiveCustomStates(st), req.State) {
 		return Errorf(KindBadRequest, "invalid state provided: %q is not allowed", req.State)
 	}
 
@@ -52,6 +53,11 @@ func (s *Service) SetStepState(ctx context.Context, id auth.Identity, publicID, 
 	}
 	if locked.State != state.ResPaused {
 		return Errorf(KindBadRequest, "Cannot update a resolution which is not in state '%s'", state.ResPaused)
+	}
+	if engineHolds(locked) {
+		// Paused by force while its cycle runs: the cycle's end would
+		// overwrite the row.
+		return wrap(KindConflict, "Cannot update resolution step state", ErrResolutionBusy)
 	}
 	rows, err := tx.StepList(ctx, locked.ID)
 	if err != nil {
@@ -80,14 +86,4 @@ func (s *Service) SetStepState(ctx context.Context, id auth.Identity, publicID, 
 		return wrap(KindInternal, "commit step state", err)
 	}
 	return nil
-}
-
-// customStates are the custom states a step may be given: its own and
-// those of the functions its action uses (as the template declares them).
-func customStates(tt *template.Template, st *template.Step) []string {
-	out := append([]string(nil), st.CustomStates...)
-	if def, ok := tt.Steps[st.Name]; ok && def != nil {
-		out = append(out, def.CustomStates...)
-	}
-	return out
 }
