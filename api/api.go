@@ -330,11 +330,12 @@ func statusOf(k service.Kind) int {
 // writeError writes err as {"error": message}. An internal error is logged
 // and answered with a generic message: its details never reach the caller.
 //
-// A change refused because the engine still runs a cycle of the resolution
-// is 409, whatever the route (µTask's NOWAIT lock answers 500 there).
+// A change refused because the engine still runs a cycle of the resolution,
+// or because the task changed meanwhile, is 409, whatever the route
+// (µTask's NOWAIT lock answers 500 there).
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(service.KindOf(err))
-	if errors.Is(err, service.ErrResolutionBusy) {
+	if errors.Is(err, service.ErrResolutionBusy) || errors.Is(err, service.ErrTaskChanged) {
 		status = http.StatusConflict
 	}
 	if status == http.StatusInternalServerError {

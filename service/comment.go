@@ -353,9 +353,10 @@ func (s *Service) DeleteTask(ctx context.Context, id auth.Identity, taskID strin
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
 
-	t, err := tx.TaskLock(ctx, found.ID)
+	// The deletion removes the resolution too: lock it first.
+	t, _, err := lockTask(ctx, tx, found)
 	if err != nil {
-		return storeError("Failed to load task from public id", err)
+		return err
 	}
 
 	if t.State == state.TaskRunning || t.State == state.TaskBlocked {

@@ -59,9 +59,9 @@ func (s *Service) EditTask(ctx context.Context, id auth.Identity, publicID strin
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
 
-	t, err := tx.TaskLock(ctx, found.ID)
+	t, r, err := lockTask(ctx, tx, found)
 	if err != nil {
-		return nil, storeError("Failed to load task from public id", err)
+		return nil, err
 	}
 
 	tt, err := s.currentTemplate(ctx, tx, t)
@@ -74,12 +74,7 @@ func (s *Service) EditTask(ctx context.Context, id auth.Identity, publicID strin
 		return nil, Errorf(KindForbidden, "Can't update task")
 	}
 
-	if t.ResolutionPublicID != "" {
-		r, err := tx.ResolutionLock(ctx, t.ResolutionPublicID)
-		if err != nil {
-			return nil, storeError("Failed to load resolution from public id", err)
-		}
-
+	if r != nil {
 		if r.State != state.ResPaused {
 			return nil, Errorf(KindBadRequest, "Cannot update a task which resolution is not in state '%s'", state.ResPaused)
 		}
@@ -148,6 +143,38 @@ func (s *Service) catalog() *template.Catalog {
 	}
 
 	return &template.Catalog{Functions: s.cfg.Functions}
+}
+
+// ErrTaskChanged is in the chain of the error of a change refused because
+// the task got or lost a resolution while the change was being made: the
+// caller may retry it.
+var ErrTaskChanged = errors.New("the task changed meanwhile, retry")
+
+// lockTask locks, in tx, the resolution of task found (when it has one),
+// then the task, and returns both as locked. Resolution first, then task:
+// the order of the engine and of every change of a resolution, so that two
+// changes of one task never wait for each other in a cycle. found is the
+// task as read before tx; when it got or lost a resolution since, lockTask
+// answers ErrTaskChanged.
+func lockTask(ctx context.Context, tx store.Tx, found *store.Task) (*store.Task, *store.Resolution, error) {
+	var r *store.Resolution
+	if found.ResolutionPublicID != "" {
+		var err error
+		if r, err = tx.ResolutionLock(ctx, found.ResolutionPublicID); err != nil {
+			return nil, nil, storeError("Failed to load resolution from public id", err)
+		}
+	}
+
+	t, err := tx.TaskLock(ctx, found.ID)
+	if err != nil {
+		return nil, nil, storeError("Failed to load task from public id", err)
+	}
+
+	if t.ResolutionPublicID != found.ResolutionPublicID {
+		return nil, nil, wrap(KindConflict, "Cannot change task", ErrTaskChanged)
+	}
+
+	return t, r, nil
 }
 
 // engineHolds reports whether a cycle of r started and did not end: a

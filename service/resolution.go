@@ -37,12 +37,12 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
 
-	t, err := tx.TaskLock(ctx, found.ID)
+	t, old, err := lockTask(ctx, tx, found)
 	if err != nil {
-		return nil, storeError("Failed to load task from public id", err)
+		return nil, err
 	}
 
-	if req.StartOver && t.ResolutionPublicID == "" && found.ResolutionPublicID == "" {
+	if req.StartOver && old == nil {
 		return nil, Errorf(KindBadRequest, "can't start over a task that hasn't been resolved at least once")
 	}
 
@@ -58,7 +58,7 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 
 	var previous string
 	if req.StartOver {
-		if previous, err = s.startOver(ctx, tx, admin, tt, t); err != nil {
+		if previous, err = s.startOver(ctx, tx, admin, tt, t, old); err != nil {
 			return nil, err
 		}
 	}
@@ -67,7 +67,7 @@ func (s *Service) CreateResolution(ctx context.Context, id auth.Identity,
 		return nil, Errorf(KindBadRequest, "Failed to create Resolution: Task is in state %s", t.State)
 	}
 
-	if t.ResolutionPublicID != "" || (!req.StartOver && found.ResolutionPublicID != "") {
+	if t.ResolutionPublicID != "" {
 		return nil, errResolutionExists()
 	}
 

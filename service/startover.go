@@ -8,22 +8,18 @@ import (
 	"github.com/utask/utask/template"
 )
 
-// startOver makes way, in tx, for a new resolution of task t: it checks that
+// startOver makes way, in tx, for a new resolution of task t, whose
+// resolution old the caller locked: it checks that
 // the caller may start the task over (an administrator, or a resolution
 // manager when the template allows it), that the resolution is PAUSED,
 // BLOCKED_BADREQUEST or CANCELLED and that no engine cycle still runs it,
 // then deletes the resolution and its steps and makes the task wait again.
 // It returns the public id of the deleted resolution.
-func (s *Service) startOver(ctx context.Context, tx store.Tx, admin bool, tt *template.Template, t *store.Task) (
-	string, error,
-) {
+func (s *Service) startOver(ctx context.Context, tx store.Tx, admin bool, tt *template.Template, t *store.Task,
+	old *store.Resolution,
+) (string, error) {
 	if !admin && !tt.AllowTaskStartOver {
 		return "", Errorf(KindForbidden, "You are not allowed to start over this task")
-	}
-
-	old, err := tx.ResolutionLock(ctx, t.ResolutionPublicID)
-	if err != nil {
-		return "", storeError("Failed to load resolution from public id", err)
 	}
 
 	switch old.State {

@@ -21,37 +21,32 @@ import (
 	"github.com/utask/utask/template"
 )
 
-type reviewCtxKey struct{}
+type lockHookKey struct{}
 
-// reviewHookStore lets a test stop the transaction of a chosen request
+// lockHookStore lets a test stop the transaction of a chosen request
 // right after its TaskLock, and see when another one is about to take it.
-type reviewHookStore struct {
+type lockHookStore struct {
 	store.Store
-	mu          sync.Mutex
-	heldTask    chan struct{} // closed when the marked request holds its task lock
-	goOn        chan struct{} // closed by the test to let it continue
-	otherTaking chan struct{} // closed when an unmarked request is about to lock the task
-	otherOnce   sync.Once
+	mu       sync.Mutex
+	heldTask chan struct{} // closed when the marked request holds its task lock
+	goOn     chan struct{} // closed by the test to let it continue
 }
 
-func (s *reviewHookStore) Begin(ctx context.Context) (store.Tx, error) {
+func (s *lockHookStore) Begin(ctx context.Context) (store.Tx, error) {
 	tx, err := s.Store.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &reviewHookTx{Tx: tx, s: s}, nil
+	return &lockHookTx{Tx: tx, s: s}, nil
 }
 
-type reviewHookTx struct {
+type lockHookTx struct {
 	store.Tx
-	s *reviewHookStore
+	s *lockHookStore
 }
 
-func (t *reviewHookTx) TaskLock(ctx context.Context, id int64) (*store.Task, error) {
-	marked := ctx.Value(reviewCtxKey{}) != nil
-	if !marked {
-		t.s.otherOnce.Do(func() { close(t.s.otherTaking) })
-	}
+func (t *lockHookTx) TaskLock(ctx context.Context, id int64) (*store.Task, error) {
+	marked := ctx.Value(lockHookKey{}) != nil
 	task, err := t.Tx.TaskLock(ctx, id)
 	if marked && err == nil {
 		close(t.s.heldTask)
@@ -60,8 +55,8 @@ func (t *reviewHookTx) TaskLock(ctx context.Context, id int64) (*store.Task, err
 	return task, err
 }
 
-const reviewLockTemplate = `
-name: review-lock
+const lockOrderTemplate = `
+name: lock-order
 description: waits for a human
 title_format: "lock order"
 allowed_resolver_usernames: [owner]
@@ -75,13 +70,12 @@ steps:
     action: {type: echo, configuration: {output: {}}}
 `
 
-// PUT /task/{id} (EditTask) locks the task, then the resolution; pause,
-// cancel and extend (changeResolution) lock the resolution, then the task,
-// as the engine's startCycle does. On PostgreSQL two such requests on the
-// same task deadlock: PostgreSQL aborts one of them ("deadlock detected"),
-// answered 500. (CreateResolution with start_over has the same order as
-// EditTask.)
-func TestReviewEditTaskAndCancelDeadlock(t *testing.T) {
+// PUT /task/{id} and a cancel of the same task, at the same time, do not
+// deadlock on PostgreSQL: every change of a task locks its resolution first,
+// then the task, as the engine and the changes of a resolution do. Here the
+// edit stops once it holds both locks, the cancel waits for it, and both
+// succeed.
+func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
@@ -91,15 +85,14 @@ func TestReviewEditTaskAndCancelDeadlock(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 
-	tt, err := template.Parse([]byte(reviewLockTemplate))
+	tt, err := template.Parse([]byte(lockOrderTemplate))
 	require.NoError(t, err)
 	doc, err := json.Marshal(tt)
 	require.NoError(t, err)
 	version, err := db.TemplateVersionPut(ctx, tt.Name, doc)
 	require.NoError(t, err)
 
-	hs := &reviewHookStore{Store: db, heldTask: make(chan struct{}), goOn: make(chan struct{}),
-		otherTaking: make(chan struct{})}
+	hs := &lockHookStore{Store: db, heldTask: make(chan struct{}), goOn: make(chan struct{})}
 	svc := service.New(service.Config{
 		Store:     hs,
 		Runner:    &recordingRunner{},
@@ -108,7 +101,7 @@ func TestReviewEditTaskAndCancelDeadlock(t *testing.T) {
 	})
 	root := auth.Identity{Username: "root"}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "review-lock"})
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "lock-order"})
 	require.NoError(t, err)
 	res, err := svc.CreateResolution(ctx, auth.Identity{Username: "owner"}, service.CreateResolutionRequest{TaskID: task.ID})
 	require.NoError(t, err)
@@ -123,7 +116,7 @@ func TestReviewEditTaskAndCancelDeadlock(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, editErr = svc.EditTask(context.WithValue(ctx, reviewCtxKey{}, true), root, task.ID,
+		_, editErr = svc.EditTask(context.WithValue(ctx, lockHookKey{}, true), root, task.ID,
 			service.EditTaskRequest{Input: map[string]any{"why": "edited"}})
 	}()
 	<-hs.heldTask
@@ -131,9 +124,7 @@ func TestReviewEditTaskAndCancelDeadlock(t *testing.T) {
 		defer wg.Done()
 		cancelErr = svc.CancelResolution(ctx, root, res.ID)
 	}()
-	<-hs.otherTaking
-	// Wait until the cancel waits for the task's row lock, holding the
-	// resolution's.
+	// Wait until the cancel waits for a lock the edit holds.
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -145,7 +136,7 @@ func TestReviewEditTaskAndCancelDeadlock(t *testing.T) {
 		if n > 0 {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "the cancel never waited for the task lock")
+		require.True(t, time.Now().Before(deadline), "the cancel never waited for the edit")
 		time.Sleep(20 * time.Millisecond)
 	}
 	close(hs.goOn)
