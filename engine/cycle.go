@@ -200,6 +200,11 @@ func (e *Engine) startCycle(ctx context.Context, id string, claimed bool) (c *cy
 				return nil, fmt.Errorf("commit: %w", err)
 			}
 			e.log.InfoContext(ctx, "engine: crashed steps need a check", "resolution_id", id)
+			// The resolution needs a human now, as at the end of a cycle:
+			// observers are told, and a parent waiting for it is woken.
+			c.flushEvents()
+			c.emit("", res.State, "")
+			c.wakeParent()
 			return nil, errNothingToRun // the deferred cleanup frees the slot
 		}
 	}

@@ -322,7 +322,13 @@ func (e *Engine) claimLoop() {
 			e.Launch(id)
 		}
 		if len(ids) == 64 {
-			continue
+			select {
+			case <-e.shutdown:
+				// Launch runs nothing once the engine stops: claim no more.
+				return
+			default:
+				continue
+			}
 		}
 		wait := jitter(e.cfg.PollInterval)
 		if next, err := e.cfg.Store.ResolutionNextWakeup(e.ctx); err == nil && next != nil {
@@ -529,8 +535,9 @@ func (e *Engine) unlockRunning(id string) {
 		e.Launch(id)
 	}
 	if woken {
-		if err := e.WakeResolution(e.ctx, id); err != nil {
-			e.log.WarnContext(e.ctx, "engine: wake resolution", "resolution_id", id, "err", err)
+		ctx := context.WithoutCancel(e.ctx) // the wake-up outlives the grace period
+		if err := e.WakeResolution(ctx, id); err != nil {
+			e.log.WarnContext(ctx, "engine: wake resolution", "resolution_id", id, "err", err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/utask/utask/state"
 )
@@ -43,7 +44,10 @@ func (e *Engine) WakeResolution(ctx context.Context, id string) error {
 	}
 	now := e.cfg.Now().UTC()
 	if res.LastStart != nil && !now.After(*res.LastStart) {
-		return nil
+		// This instance's clock is behind the one that started the last
+		// cycle: the wake-up must still come after that start, or the
+		// cycle's final save drops it.
+		now = res.LastStart.Add(time.Microsecond)
 	}
 	if res.NextRetry != nil && res.NextRetry.Before(now) && (res.LastStart == nil || res.NextRetry.After(*res.LastStart)) {
 		return nil // already due
@@ -72,7 +76,9 @@ func (c *cycle) wakeParent() {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		ctx := e.ctx
+		// The child's end is committed: the wake-up must outlive the
+		// engine's grace period, or the parent waits for good.
+		ctx := context.WithoutCancel(e.ctx)
 		if batch := c.task.Batch; batch != "" {
 			// A batch waits for all its tasks: the last one to finish
 			// wakes the parent, the others would wake it for nothing.
