@@ -301,8 +301,15 @@ func (e *Engine) heartbeatLoop() {
 		case <-e.shutdown:
 			return
 		case <-t.C:
-			if err := e.cfg.Store.InstanceHeartbeat(e.stopCtx, e.cfg.InstanceID, e.cfg.Now()); err != nil &&
-				!errors.Is(err, context.Canceled) {
+			err := e.cfg.Store.InstanceHeartbeat(e.stopCtx, e.cfg.InstanceID, e.cfg.Now())
+			if errors.Is(err, store.ErrNotFound) {
+				// The instance was taken for dead while it could not
+				// heartbeat, and its row removed: without it, everything
+				// it claims from now on would be taken over as orphaned.
+				e.log.WarnContext(e.stopCtx, "engine: instance was taken for dead, rejoining")
+				err = e.cfg.Store.InstanceRejoin(e.stopCtx, e.cfg.InstanceID, e.cfg.Now())
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
 				e.log.ErrorContext(e.stopCtx, "engine: heartbeat", "err", err)
 			}
 		}

@@ -115,7 +115,7 @@ func (e *Engine) maintain(ctx context.Context) {
 		e.log.ErrorContext(ctx, "engine: claim resolutions of dead instances", "err", err)
 	}
 	e.recover(orphans)
-	if n, err := e.cfg.Store.InstanceDeleteDead(ctx, aliveSince); err != nil {
+	if n, err := e.cfg.Store.InstanceDeleteDead(ctx, e.cfg.InstanceID, aliveSince); err != nil {
 		e.log.ErrorContext(ctx, "engine: delete dead instances", "err", err)
 	} else if n > 0 {
 		e.log.InfoContext(ctx, "engine: deleted dead instances", "count", n)

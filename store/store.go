@@ -111,12 +111,18 @@ type Store interface {
 
 	// InstanceRegister records a new engine instance and returns its id.
 	InstanceRegister(ctx context.Context, now time.Time) (int64, error)
-	// InstanceHeartbeat records that the instance is alive at now.
+	// InstanceHeartbeat records that the instance is alive at now
+	// (ErrNotFound when it has no row).
 	InstanceHeartbeat(ctx context.Context, instanceID int64, now time.Time) error
-	// InstanceDeleteDead removes the rows of the instances whose heartbeat
-	// is not after aliveSince and that hold no resolution in RUNNING, RETRY,
-	// AUTORUNNING or CRASHED. It returns how many it removed.
-	InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (int, error)
+	// InstanceRejoin records that the instance is alive at now under its
+	// id, making its row again if it was removed (the instance was taken for
+	// dead while it could not heartbeat, and came back).
+	InstanceRejoin(ctx context.Context, instanceID int64, now time.Time) error
+	// InstanceDeleteDead removes the rows of the instances other than self
+	// whose heartbeat is not after aliveSince and that hold no resolution in
+	// RUNNING, RETRY, AUTORUNNING or CRASHED. It returns how many it
+	// removed.
+	InstanceDeleteDead(ctx context.Context, self int64, aliveSince time.Time) (int, error)
 
 	// LeaderElect makes instanceID the leader from now until now+ttl if no
 	// term is running at now (an expired one is removed first). It returns

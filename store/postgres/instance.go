@@ -29,3 +29,15 @@ func (s *Store) InstanceHeartbeat(ctx context.Context, instanceID int64, now tim
 	}
 	return nil
 }
+
+// InstanceRejoin records that the instance is alive at now, making its row
+// again under its id if it was removed. The id came from the identity
+// sequence, which has moved past it: no other instance can be given it.
+func (s *Store) InstanceRejoin(ctx context.Context, instanceID int64, now time.Time) error {
+	if _, err := s.pool.Exec(ctx, `
+		INSERT INTO instance (id, heartbeat) OVERRIDING SYSTEM VALUE VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat`, instanceID, ts(now)); err != nil {
+		return fmt.Errorf("rejoin instance %d: %w", instanceID, err)
+	}
+	return nil
+}

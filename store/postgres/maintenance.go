@@ -76,14 +76,14 @@ func scanTerm(row pgx.Row) (*store.LeaderTerm, error) {
 
 // InstanceDeleteDead removes dead instances that hold nothing; see
 // [store.Store].
-func (s *Store) InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (int, error) {
+func (s *Store) InstanceDeleteDead(ctx context.Context, self int64, aliveSince time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM instance i
-		WHERE i.heartbeat <= $1
+		WHERE i.heartbeat <= $1 AND i.id <> $2
 		  AND NOT EXISTS (
 		      SELECT 1 FROM resolution r
 		      WHERE r.instance_id = i.id AND r.state IN ('RUNNING', 'RETRY', 'AUTORUNNING', 'CRASHED'))`,
-		ts(aliveSince))
+		ts(aliveSince), self)
 	if err != nil {
 		return 0, fmt.Errorf("delete dead instances: %w", err)
 	}

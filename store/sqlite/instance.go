@@ -32,3 +32,14 @@ func (s *Store) InstanceHeartbeat(ctx context.Context, instanceID int64, now tim
 	}
 	return nil
 }
+
+// InstanceRejoin records that the instance is alive at now, making its row
+// again under its id if it was removed.
+func (s *Store) InstanceRejoin(ctx context.Context, instanceID int64, now time.Time) error {
+	if _, err := s.directExec(ctx, `
+		INSERT INTO instance (id, heartbeat) VALUES (?, ?)
+		ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat`, instanceID, micros(now)); err != nil {
+		return fmt.Errorf("rejoin instance %d: %w", instanceID, err)
+	}
+	return nil
+}

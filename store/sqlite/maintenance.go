@@ -86,14 +86,14 @@ func scanTerm(row *sql.Row) (*store.LeaderTerm, error) {
 
 // InstanceDeleteDead removes dead instances that hold nothing; see
 // [store.Store].
-func (s *Store) InstanceDeleteDead(ctx context.Context, aliveSince time.Time) (int, error) {
+func (s *Store) InstanceDeleteDead(ctx context.Context, self int64, aliveSince time.Time) (int, error) {
 	n, err := s.directExec(ctx, `
 		DELETE FROM instance
-		WHERE heartbeat <= ?
+		WHERE heartbeat <= ? AND id <> ?
 		  AND NOT EXISTS (
 		      SELECT 1 FROM resolution r
 		      WHERE r.instance_id = instance.id AND r.state IN ('RUNNING', 'RETRY', 'AUTORUNNING', 'CRASHED'))`,
-		micros(aliveSince))
+		micros(aliveSince), self)
 	if err != nil {
 		return 0, fmt.Errorf("delete dead instances: %w", err)
 	}

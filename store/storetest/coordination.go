@@ -142,13 +142,15 @@ func coordinationBehaviours() []behaviour {
 			}
 			b.taskWithResolution(t, func(r *store.Resolution) { r.State, r.InstanceID = "DONE", ptr(finished) })
 
-			n, err := b.s.InstanceDeleteDead(b.ctx, b.now.Add(-time.Minute))
+			self := register(old) // the caller, late with its own heartbeat
+			n, err := b.s.InstanceDeleteDead(b.ctx, self, b.now.Add(-time.Minute))
 			require.NoError(t, err)
 			require.Equal(t, 2, n)
 			for _, id := range []int64{idle, finished} {
 				require.ErrorIs(t, b.s.InstanceHeartbeat(b.ctx, id, b.now), store.ErrNotFound, "instance %d removed", id)
 			}
 			require.NoError(t, b.s.InstanceHeartbeat(b.ctx, alive, b.now), "an alive instance stays")
+			require.NoError(t, b.s.InstanceHeartbeat(b.ctx, self, b.now), "the caller's own row stays")
 			for st, id := range holders {
 				require.NoError(t, b.s.InstanceHeartbeat(b.ctx, id, b.now), "an instance holding a %s resolution stays", st)
 			}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,6 +65,30 @@ func miscBehaviours() []behaviour {
 				require.False(t, seen[id], "instance id %d given twice", id)
 				seen[id] = true
 			}
+		}},
+
+		{"InstanceRejoinMakesTheRowAgain", func(t *testing.T, b *bundle) {
+			id, err := b.s.InstanceRegister(b.ctx, b.now.Add(-time.Hour))
+			require.NoError(t, err)
+			other, err := b.s.InstanceRegister(b.ctx, b.now)
+			require.NoError(t, err)
+			n, err := b.s.InstanceDeleteDead(b.ctx, other, b.now.Add(-time.Minute))
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.ErrorIs(t, b.s.InstanceHeartbeat(b.ctx, id, b.now), store.ErrNotFound)
+
+			require.NoError(t, b.s.InstanceRejoin(b.ctx, id, b.now))
+			require.NoError(t, b.s.InstanceHeartbeat(b.ctx, id, b.now), "the row is back under its id")
+			require.NoError(t, b.s.InstanceRejoin(b.ctx, id, b.now), "rejoining a live row only heartbeats")
+			n, err = b.s.InstanceDeleteDead(b.ctx, other, b.now.Add(-time.Minute))
+			require.NoError(t, err)
+			require.Zero(t, n, "the rejoined instance is alive")
+
+			// A new instance never gets the id of one that rejoined.
+			next, err := b.s.InstanceRegister(b.ctx, b.now)
+			require.NoError(t, err)
+			require.NotEqual(t, id, next)
+			require.NotEqual(t, other, next)
 		}},
 
 		{"InstanceHeartbeatUnknownInstance", func(t *testing.T, b *bundle) {
