@@ -143,6 +143,10 @@ type Engine struct {
 	wake chan struct{}
 
 	leading atomic.Bool // this instance holds the leader lease
+	// epoch and trustUntil bound the leadership in monotonic time: the
+	// lease may have expired trustUntil after epoch (a duration).
+	epoch      time.Time
+	trustUntil atomic.Int64
 
 	// ctx is cancelled when Stop's grace period is over: attempts still in
 	// flight are interrupted. shutdown is closed when Stop begins, and
@@ -227,6 +231,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.ValuesOptions.Cache = values.NewCache(4096)
 	}
 	e := &Engine{
+		epoch:    time.Now(),
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "engine", "instance_id", cfg.InstanceID),
 		plans:    map[int64]*plan{},
@@ -251,7 +256,9 @@ func New(cfg Config) (*Engine, error) {
 
 // IsLeader reports whether this instance holds the leader lease, and so
 // runs the maintenance (see Start).
-func (e *Engine) IsLeader() bool { return e.leading.Load() }
+func (e *Engine) IsLeader() bool {
+	return e.leading.Load() && time.Since(e.epoch) < time.Duration(e.trustUntil.Load())
+}
 
 // InstanceID returns the id of this engine instance.
 func (e *Engine) InstanceID() int64 { return e.cfg.InstanceID }

@@ -19,7 +19,8 @@ import (
 // The lease is a row with an expiry, never a session lock, so it survives
 // connection poolers and is lost when its holder stops renewing it. A leader
 // trusts its lease only until it would have expired had the last renewal
-// been lost; it resigns when it stops.
+// been lost (IsLeader says so, and the maintenance stops then); it resigns
+// when it stops.
 
 // jitter returns d lengthened by a random part of up to a fifth of it, so
 // that instances started together do not poll in step.
@@ -82,13 +83,20 @@ func (e *Engine) leaderLoop() {
 				nextMaint = time.Now()
 			}
 			term = t
-			// A second of margin for the clocks of the instances.
-			trustUntil = attempt.Add(e.cfg.LeaderTTL - time.Second)
+			// A margin for the clocks of the instances: a second, or a
+			// quarter of a short lease.
+			trustUntil = attempt.Add(e.cfg.LeaderTTL - min(time.Second, e.cfg.LeaderTTL/4))
+			e.trustUntil.Store(int64(trustUntil.Sub(e.epoch)))
 		}
 
 		e.leading.Store(term != nil)
 		if term != nil && !time.Now().Before(nextMaint) {
-			e.maintain(ctx)
+			// The lease is not renewed while the maintenance runs: it stops
+			// when the lease may have expired, before another instance can
+			// be elected and run its own.
+			mctx, cancel := context.WithTimeout(ctx, time.Until(trustUntil))
+			e.maintain(mctx)
+			cancel()
 			nextMaint = time.Now().Add(jitter(e.cfg.MaintenanceInterval))
 		}
 		wait := jitter(e.cfg.ElectInterval)
