@@ -325,6 +325,12 @@ func (e *Engine) heartbeatLoop() {
 
 // claimLoop claims due resolutions and sleeps until the next one is due, a
 // Wake, or the poll interval.
+//
+// TODO: claims come in batches of 64 whatever the free execution slots, and
+// a stopping engine keeps the claims it did not start (they wait for the
+// instance to be seen dead); claiming only as many as there are free slots,
+// and handing unstarted claims back at Stop, would let other instances run
+// them at once.
 func (e *Engine) claimLoop() {
 	defer e.wg.Done()
 	for {
