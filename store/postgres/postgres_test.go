@@ -505,13 +505,31 @@ func TestDeletingATaskRemovesItsResolutionAndSteps(t *testing.T) {
 	require.Len(t, left, 1)
 }
 
-func TestTemplateVersionInUseCannotBeDeleted(t *testing.T) {
+// A task insert takes no lock on its template version's row, which every
+// task of the template shares (the hottest row under load), and still
+// refuses a version that does not exist.
+func TestTaskInsertDoesNotLockItsTemplateVersion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := testStore(t, freshSchema(t), storetest.NewSealer(t), nil)
 	task := fixtureTask(t, s, nil)
-	_, err := s.pool.Exec(ctx, `DELETE FROM template_version WHERE id = $1`, task.TemplateVersion)
-	require.Equal(t, codeForeignKeyViolation, pgCode(err), "got %v", err)
+
+	tx, err := s.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tx.Rollback(ctx)) }()
+	require.NoError(t, tx.TaskInsert(ctx, &store.Task{PublicID: uuid.NewString(), TemplateName: "fixture",
+		TemplateVersion: task.TemplateVersion, Created: time.Now(), LastActivity: time.Now(), State: "TODO"}))
+	err = tx.TaskInsert(ctx, &store.Task{PublicID: uuid.NewString(), TemplateName: "fixture",
+		TemplateVersion: task.TemplateVersion + 1000, Created: time.Now(), LastActivity: time.Now(), State: "TODO"})
+	require.ErrorIs(t, err, store.ErrNotFound, "an unknown version is refused")
+
+	// With the insert still uncommitted, the version row can be locked
+	// exclusively at once: the insert holds no lock on it.
+	other, err := s.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = other.Rollback(ctx) }()
+	_, err = other.Exec(ctx, `SELECT 1 FROM template_version WHERE id = $1 FOR UPDATE NOWAIT`, task.TemplateVersion)
+	require.NoError(t, err)
 }
 
 func TestRefusedInsertKeepsTheTransaction(t *testing.T) {
