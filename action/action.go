@@ -36,7 +36,8 @@ type Action interface {
 // lets its result reach the database with the next write of the resolution,
 // which happens before any step with effects starts and at the end of the
 // cycle. A crash in between makes the step run again, which no one outside
-// can tell.
+// can tell. Such an action must also be quick: unless its step has a delay
+// or resources, the engine runs it in the cycle's own goroutine.
 type SideEffectFree interface {
 	SideEffectFree()
 }

@@ -184,6 +184,17 @@ func (c *cycle) start(sr *stepRun) {
 		labels = sr.def.step.Resources
 	}
 	labels = resource.Labels(plugin.Resources(req.BaseConfig, req.Config), labels)
+	effects := sr.def.effects
+	if preHook {
+		effects = sr.def.preEffects
+	}
+	if !effects && delay == 0 && len(labels) == 0 {
+		// An action without effects (echo) is quick and holds nothing: it
+		// runs here, without a goroutine and a hand-over of its result.
+		res := c.e.actionRun(ctx, plugin, req)
+		c.local = append(c.local, attemptDone{name: name, step: sr, kind: kind, result: res})
+		return
+	}
 	limiter := c.e.cfg.Resources
 	c.inflight++
 	c.e.wg.Add(1)
