@@ -50,11 +50,36 @@ func (s *Service) HandleCallback(ctx context.Context, publicID, token string, bo
 		return nil, wrap(KindBadRequest, "binding error: error parsing request body", err)
 	}
 
+	// The callback is read, then its task and the callback itself are
+	// locked in that order: the order of a task's deletion, which removes
+	// its callbacks, so that the two never wait for each other.
+	found, err := s.cfg.Store.CallbackGet(ctx, publicID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errorf(KindNotFound, msgCallbackNotFound)
+	}
+
+	if err != nil {
+		return nil, wrap(KindInternal, "load callback", err)
+	}
+
+	if subtle.ConstantTimeCompare([]byte(token), []byte(found.Secret)) != 1 {
+		return nil, Errorf(KindNotFound, msgCallbackNotFound)
+	}
+
 	tx, err := s.cfg.Store.Begin(ctx)
 	if err != nil {
 		return nil, wrap(KindInternal, "begin transaction", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // nothing to do after Commit or a failure
+
+	t, err := tx.TaskLock(ctx, found.TaskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errorf(KindNotFound, msgCallbackNotFound) // deleted with its task meanwhile
+	}
+
+	if err != nil {
+		return nil, wrap(KindBadRequest, "unable to fetch related task", err)
+	}
 
 	cb, err := tx.CallbackLock(ctx, publicID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -65,17 +90,8 @@ func (s *Service) HandleCallback(ctx context.Context, publicID, token string, bo
 		return nil, wrap(KindInternal, "load callback", err)
 	}
 
-	if subtle.ConstantTimeCompare([]byte(token), []byte(cb.Secret)) != 1 {
-		return nil, Errorf(KindNotFound, msgCallbackNotFound)
-	}
-
 	if cb.Called != nil {
 		return nil, Errorf(KindBadRequest, "callback has already been resolved")
-	}
-
-	t, err := tx.TaskLock(ctx, cb.TaskID)
-	if err != nil {
-		return nil, wrap(KindBadRequest, "unable to fetch related task", err)
 	}
 
 	switch t.State {

@@ -146,3 +146,83 @@ func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
 	require.NoError(t, editErr, "PUT /task")
 	require.NoError(t, cancelErr, "POST /resolution/{id}/cancel")
 }
+
+// A task deleted while its callback is called, at the same time, does not
+// deadlock on PostgreSQL: the call locks the task before the callback, as
+// the deletion does (it removes the callback). Here the deletion stops once
+// it holds the task, the call waits for it, and then finds the callback gone.
+func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	url := pgtest.FreshSchema(t)
+	db, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: storetest.NewSealer(t),
+		Logger: slog.New(slog.DiscardHandler), MaxConns: 8})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+
+	tt, err := template.Parse([]byte(lockOrderTemplate))
+	require.NoError(t, err)
+	doc, err := json.Marshal(tt)
+	require.NoError(t, err)
+	version, err := db.TemplateVersionPut(ctx, tt.Name, doc)
+	require.NoError(t, err)
+
+	hs := &lockHookStore{Store: db, heldTask: make(chan struct{}), goOn: make(chan struct{})}
+	svc := service.New(service.Config{
+		Store:     hs,
+		Runner:    &recordingRunner{},
+		Templates: service.NewTemplates([]*template.Template{tt}, map[string]int64{tt.Name: version}),
+		Policy:    auth.Policy{AdminUsernames: []string{"root"}},
+	})
+	root := auth.Identity{Username: "root"}
+
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "lock-order"})
+	require.NoError(t, err)
+	_, err = svc.CreateResolution(ctx, auth.Identity{Username: "owner"}, service.CreateResolutionRequest{TaskID: task.ID})
+	require.NoError(t, err)
+	// The task waits for its callback (a step of a real run would).
+	stored, err := db.TaskGet(ctx, task.ID)
+	require.NoError(t, err)
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	locked, err := tx.TaskLock(ctx, stored.ID)
+	require.NoError(t, err)
+	locked.State = state.TaskWaiting
+	require.NoError(t, tx.TaskUpdate(ctx, locked))
+	require.NoError(t, tx.Commit(ctx))
+	cb, err := svc.Callbacks().CreateCallback(ctx, task.ID, nil)
+	require.NoError(t, err)
+
+	var deleteErr, callErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		deleteErr = svc.DeleteTask(context.WithValue(ctx, lockHookKey{}, true), root, task.ID)
+	}()
+	<-hs.heldTask
+	go func() {
+		defer wg.Done()
+		_, callErr = svc.HandleCallback(ctx, cb.ID, cb.Secret, map[string]any{"ok": true})
+	}()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx,
+			`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n))
+		if n > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the call never waited for the deletion")
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(hs.goOn)
+	wg.Wait()
+
+	require.NoError(t, deleteErr, "DELETE /task/{id}")
+	require.Equal(t, service.KindNotFound, service.KindOf(callErr), "the call finds its callback gone: %v", callErr)
+}
