@@ -70,14 +70,10 @@ steps:
     action: {type: echo, configuration: {output: {}}}
 `
 
-// PUT /task/{id} and a cancel of the same task, at the same time, do not
-// deadlock on PostgreSQL: every change of a task locks its resolution first,
-// then the task, as the engine and the changes of a resolution do. Here the
-// edit stops once it holds both locks, the cancel waits for it, and both
-// succeed.
-func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
-	t.Parallel()
-
+// lockOrderService is a service on a fresh PostgreSQL schema, behind a
+// lockHookStore, with the template lockOrderTemplate.
+func lockOrderService(t *testing.T) (string, *postgres.Store, *lockHookStore, *service.Service) {
+	t.Helper()
 	ctx := context.Background()
 	url := pgtest.FreshSchema(t)
 	db, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: storetest.NewSealer(t),
@@ -99,6 +95,40 @@ func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
 		Templates: service.NewTemplates([]*template.Template{tt}, map[string]int64{tt.Name: version}),
 		Policy:    auth.Policy{AdminUsernames: []string{"root"}},
 	})
+	return url, db, hs, svc
+}
+
+// waitForALockWait waits until a session of the database at url waits for
+// a lock.
+func waitForALockWait(t *testing.T, url, msg string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx,
+			`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n))
+		if n > 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), msg)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// PUT /task/{id} and a cancel of the same task, at the same time, do not
+// deadlock on PostgreSQL: every change of a task locks its resolution first,
+// then the task, as the engine and the changes of a resolution do. Here the
+// edit stops once it holds both locks, the cancel waits for it, and both
+// succeed.
+func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	url, db, hs, svc := lockOrderService(t)
 	root := auth.Identity{Username: "root"}
 
 	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "lock-order"})
@@ -125,20 +155,7 @@ func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
 		cancelErr = svc.CancelResolution(ctx, root, res.ID)
 	}()
 	// Wait until the cancel waits for a lock the edit holds.
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		require.NoError(t, conn.QueryRow(ctx,
-			`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n))
-		if n > 0 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the cancel never waited for the edit")
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForALockWait(t, url, "the cancel never waited for the edit")
 	close(hs.goOn)
 	wg.Wait()
 
@@ -155,26 +172,7 @@ func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	url := pgtest.FreshSchema(t)
-	db, err := postgres.Open(ctx, postgres.Config{URL: url, Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler), MaxConns: 8})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = db.Close() })
-
-	tt, err := template.Parse([]byte(lockOrderTemplate))
-	require.NoError(t, err)
-	doc, err := json.Marshal(tt)
-	require.NoError(t, err)
-	version, err := db.TemplateVersionPut(ctx, tt.Name, doc)
-	require.NoError(t, err)
-
-	hs := &lockHookStore{Store: db, heldTask: make(chan struct{}), goOn: make(chan struct{})}
-	svc := service.New(service.Config{
-		Store:     hs,
-		Runner:    &recordingRunner{},
-		Templates: service.NewTemplates([]*template.Template{tt}, map[string]int64{tt.Name: version}),
-		Policy:    auth.Policy{AdminUsernames: []string{"root"}},
-	})
+	url, db, hs, svc := lockOrderService(t)
 	root := auth.Identity{Username: "root"}
 
 	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "lock-order"})
@@ -206,20 +204,7 @@ func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
 		defer wg.Done()
 		_, callErr = svc.HandleCallback(ctx, cb.ID, cb.Secret, map[string]any{"ok": true})
 	}()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int
-		require.NoError(t, conn.QueryRow(ctx,
-			`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n))
-		if n > 0 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the call never waited for the deletion")
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitForALockWait(t, url, "the call never waited for the deletion")
 	close(hs.goOn)
 	wg.Wait()
 
