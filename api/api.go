@@ -310,8 +310,12 @@ func (s *server) handler(rt route) http.Handler {
 // statusOf returns the HTTP status of an error kind.
 func statusOf(k service.Kind) int {
 	switch k {
-	case service.KindBadRequest, service.KindConflict:
+	case service.KindBadRequest:
 		return http.StatusBadRequest
+	case service.KindConflict:
+		// A change the engine's running cycle, or a concurrent change of
+		// the task, stands in the way of (µTask's NOWAIT lock answers 500).
+		return http.StatusConflict
 	case service.KindUnauthorized:
 		return http.StatusUnauthorized
 	case service.KindForbidden:
@@ -329,15 +333,8 @@ func statusOf(k service.Kind) int {
 
 // writeError writes err as {"error": message}. An internal error is logged
 // and answered with a generic message: its details never reach the caller.
-//
-// A change refused because the engine still runs a cycle of the resolution,
-// or because the task changed meanwhile, is 409, whatever the route
-// (µTask's NOWAIT lock answers 500 there).
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(service.KindOf(err))
-	if errors.Is(err, service.ErrResolutionBusy) || errors.Is(err, service.ErrTaskChanged) {
-		status = http.StatusConflict
-	}
 	if status == http.StatusInternalServerError {
 		s.cfg.Logger.ErrorContext(r.Context(), "api internal error",
 			"method", r.Method, "path", r.URL.Path, "err", err)

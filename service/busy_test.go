@@ -3,23 +3,16 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/utask/utask/action"
-	"github.com/utask/utask/action/echo"
 	"github.com/utask/utask/auth"
-	"github.com/utask/utask/engine"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/store/sqlite"
-	"github.com/utask/utask/store/storetest"
-	"github.com/utask/utask/template"
 )
 
 // blockAction runs until the test releases it.
@@ -59,79 +52,33 @@ steps:
 `
 
 type heldRig struct {
-	st      store.Store
-	svc     *service.Service
+	*engineRig
 	block   blockAction
-	cycles  chan engine.Event
-	admin   auth.Identity
 	taskID  string
 	resID   string
 	cleanup func()
 }
 
 // heldCycle sets up a real engine and a resolution whose cycle is in
-// flight (its step "wait" runs until block.release is closed).
+// flight (its step "wait" runs until block.release is closed), paused by
+// force.
 func heldCycle(t *testing.T) *heldRig {
 	t.Helper()
-
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(t.TempDir(), "utask.db"),
-		Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
-
 	block := blockAction{started: make(chan struct{}, 1), release: make(chan struct{})}
-	reg := action.NewRegistry()
-	require.NoError(t, reg.Register(echo.Name, echo.New()))
-	require.NoError(t, reg.Register("block", block))
-	catalog := &template.Catalog{Actions: reg, Templates: map[string]bool{}}
-
-	tt, err := template.Parse([]byte(blockTemplate))
-	require.NoError(t, err)
-	doc, err := json.Marshal(tt)
-	require.NoError(t, err)
-	version, err := st.TemplateVersionPut(ctx, tt.Name, doc)
-	require.NoError(t, err)
-
-	cycles := make(chan engine.Event, 16)
-	eng, err := engine.New(engine.Config{
-		Store: st, Catalog: catalog, Logger: slog.New(slog.DiscardHandler), InstanceID: 7,
-		Events: func(ev engine.Event) {
-			if ev.Step == "" {
-				select {
-				case cycles <- ev:
-				default:
-				}
-			}
-		},
-	})
-	require.NoError(t, err)
-
+	rig := &heldRig{engineRig: newEngineRig(t, blockTemplate, map[string]action.Action{"block": block}, nil),
+		block: block}
 	released := false
-	rig := &heldRig{st: st, block: block, cycles: cycles, admin: auth.Identity{Username: "root"}}
 	rig.cleanup = func() {
 		if !released {
 			released = true
 			close(block.release)
 		}
 	}
-	t.Cleanup(func() {
-		rig.cleanup()
-		eng.Stop()
-	})
+	t.Cleanup(rig.cleanup) // runs before the engine stops
 
-	rig.svc = service.New(service.Config{
-		Store:     st,
-		Runner:    eng,
-		Templates: service.NewTemplates([]*template.Template{tt}, map[string]int64{tt.Name: version}),
-		Policy:    auth.Policy{AdminUsernames: []string{"root"}},
-		Catalog:   catalog,
-	})
-
-	task, err := rig.svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "held-block"})
+	task, err := rig.svc.CreateTask(ctx, auth.Identity{Username: "bob"},
+		service.CreateTaskRequest{TemplateName: "held-block"})
 	require.NoError(t, err)
 	res, err := rig.svc.CreateResolution(ctx, rig.admin, service.CreateResolutionRequest{TaskID: task.ID})
 	require.NoError(t, err)
@@ -153,11 +100,7 @@ func heldCycle(t *testing.T) *heldRig {
 func (rig *heldRig) finishCycle(t *testing.T) {
 	t.Helper()
 	rig.cleanup()
-	select {
-	case <-rig.cycles:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the cycle did not end")
-	}
+	rig.cycleEnd(t)
 }
 
 // A resolution paused by force while its cycle runs cannot be cancelled

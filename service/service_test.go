@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,8 +14,6 @@ import (
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/store/sqlite"
-	"github.com/utask/utask/store/storetest"
 	"github.com/utask/utask/template"
 )
 
@@ -139,13 +135,7 @@ func TestTemplateVersions(t *testing.T) {
 
 	ctx := context.Background()
 
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(t.TempDir(), "utask.db"),
-		Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	st := openStore(t)
 
 	load := func(src string) (*template.Template, int64) {
 		tt, err := template.Parse([]byte(src))

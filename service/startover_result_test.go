@@ -2,23 +2,13 @@ package service_test
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/utask/utask/action"
-	"github.com/utask/utask/action/echo"
 	"github.com/utask/utask/auth"
-	"github.com/utask/utask/engine"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/state"
-	"github.com/utask/utask/store/sqlite"
-	"github.com/utask/utask/store/storetest"
-	"github.com/utask/utask/template"
 )
 
 const startoverAgainTemplate = `
@@ -43,55 +33,11 @@ func TestStartOverRendersANewResult(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(t.TempDir(), "utask.db"),
-		Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
-
-	reg := action.NewRegistry()
-	require.NoError(t, reg.Register(echo.Name, echo.New()))
-	catalog := &template.Catalog{Actions: reg, Templates: map[string]bool{}}
-
-	tt, err := template.Parse([]byte(startoverAgainTemplate))
-	require.NoError(t, err)
-	require.NoError(t, template.Validate(tt, catalog))
-	doc, err := json.Marshal(tt)
-	require.NoError(t, err)
-	version, err := st.TemplateVersionPut(ctx, tt.Name, doc)
-	require.NoError(t, err)
-
-	cycles := make(chan engine.Event, 16)
-	eng, err := engine.New(engine.Config{
-		Store: st, Catalog: catalog, Logger: slog.New(slog.DiscardHandler), InstanceID: 7,
-		Events: func(ev engine.Event) {
-			if ev.Step == "" {
-				cycles <- ev
-			}
-		},
-	})
-	require.NoError(t, err)
-	t.Cleanup(eng.Stop)
-
-	svc := service.New(service.Config{
-		Store:     st,
-		Runner:    eng,
-		Templates: service.NewTemplates([]*template.Template{tt}, map[string]int64{tt.Name: version}),
-		Policy:    auth.Policy{AdminUsernames: []string{"root"}},
-		Catalog:   catalog,
-	})
-	root := auth.Identity{Username: "root"}
-
+	rig := newEngineRig(t, startoverAgainTemplate, nil, nil)
+	svc, st, root := rig.svc, rig.st, rig.admin
 	waitDone := func() {
 		t.Helper()
-		select {
-		case ev := <-cycles:
-			require.Equal(t, state.ResDone, ev.State)
-		case <-time.After(10 * time.Second):
-			t.Fatal("the cycle did not end")
-		}
+		require.Equal(t, state.ResDone, rig.cycleEnd(t))
 	}
 
 	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "startover-again"})

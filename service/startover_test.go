@@ -3,8 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,8 +11,6 @@ import (
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/store/sqlite"
-	"github.com/utask/utask/store/storetest"
 	"github.com/utask/utask/template"
 )
 
@@ -34,13 +30,7 @@ func TestStartOverByManager(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(t.TempDir(), "utask.db"),
-		Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	st := openStore(t)
 
 	tt, err := template.Parse([]byte(startOverTemplate))
 	require.NoError(t, err)

@@ -3,8 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,8 +12,6 @@ import (
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/store/sqlite"
-	"github.com/utask/utask/store/storetest"
 	"github.com/utask/utask/template"
 )
 
@@ -56,13 +52,7 @@ func TestTemplatesLoadArchived(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(t.TempDir(), "utask.db"),
-		Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	st := openStore(t)
 
 	put := func(src string) (*template.Template, int64) {
 		tt, err := template.Parse([]byte(src))

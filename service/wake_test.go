@@ -3,8 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -15,8 +13,6 @@ import (
 	"github.com/utask/utask/auth"
 	"github.com/utask/utask/service"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/store/sqlite"
-	"github.com/utask/utask/store/storetest"
 	"github.com/utask/utask/template"
 )
 
@@ -107,13 +103,7 @@ func TestWontfixWakesTheParentAfterTheCallerLeft(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(t.TempDir(), "utask.db"),
-		Sealer: storetest.NewSealer(t),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	st := openStore(t)
 
 	var tmpls []*template.Template
 	versions := map[string]int64{}
