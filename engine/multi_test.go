@@ -134,6 +134,22 @@ func TestNotificationWakesAnIdleInstance(t *testing.T) {
 // WAITING, runs again.
 func TestWakeDuringACycleOnAnotherInstance(t *testing.T) {
 	t.Parallel()
+	wakeDuringACycle(t, 0, 10*time.Millisecond)
+}
+
+// The same wake-up from an instance whose clock reads a time before the
+// cycle's start is kept too: the clocks of instances differ a little, and a
+// subtask that ends on another instance soon after its parent's cycle
+// started must still wake the parent.
+func TestWakeFromAnInstanceWithASlowerClockIsKept(t *testing.T) {
+	t.Parallel()
+	wakeDuringACycle(t, 200*time.Millisecond, 50*time.Millisecond)
+}
+
+// wakeDuringACycle has the second of two instances, whose clock is behind
+// the first's by lag, wake a resolution after (in real time) the first
+// started a cycle of it, and checks that the resolution runs again.
+func wakeDuringACycle(t *testing.T, lag, after time.Duration) {
 	hold := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +164,19 @@ func TestWakeDuringACycleOnAnotherInstance(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(slow.Close)
-	bs := pgBundles(t, 2, func(c *engine.Config) { c.PollInterval = 200 * time.Millisecond })
+	var (
+		mu sync.Mutex
+		n  int
+	)
+	bs := pgBundles(t, 2, func(c *engine.Config) {
+		c.PollInterval = 200 * time.Millisecond
+		mu.Lock()
+		defer mu.Unlock()
+		if n == 1 && lag > 0 {
+			c.Now = func() time.Time { return time.Now().Add(-lag) }
+		}
+		n++
+	})
 	_, resID := bs[0].create(t, `
 name: wait-after-call
 description: a slow call, then a step that waits
@@ -177,7 +205,7 @@ steps:
 	require.NoError(t, err)
 	require.Equal(t, state.ResRunning, running.State)
 	require.Equal(t, 1, running.RunCount)
-	time.Sleep(10 * time.Millisecond) // a wake-up strictly after the start
+	time.Sleep(after) // a wake-up strictly after the start, in real time
 	require.NoError(t, bs[1].engine.WakeResolution(ctx, resID))
 	close(hold)
 
