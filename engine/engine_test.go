@@ -97,6 +97,14 @@ func setup(t testing.TB, opts ...func(*engine.Config)) *testBundle {
 // engine's instance, and returns the resolution's public id.
 func (b *testBundle) create(t *testing.T, yaml string, input map[string]any) (taskID, resID string) {
 	t.Helper()
+	return b.createTagged(t, yaml, input, nil)
+}
+
+// createTagged is create with the task's tags.
+func (b *testBundle) createTagged(t *testing.T, yaml string, input map[string]any, tags map[string]string) (
+	taskID, resID string,
+) {
+	t.Helper()
 	ctx := context.Background()
 	tmpl, err := template.Parse([]byte(yaml))
 	require.NoError(t, err)
@@ -111,7 +119,7 @@ func (b *testBundle) create(t *testing.T, yaml string, input map[string]any) (ta
 	task := &store.Task{
 		PublicID: uuid.NewString(), TemplateName: tmpl.Name, TemplateVersion: version, Title: "test",
 		RequesterUsername: "tester", Created: now, LastActivity: now, State: state.TaskTodo,
-		StepsTotal: len(tmpl.Steps), Input: in, Result: tmpl.ResultFormat,
+		StepsTotal: len(tmpl.Steps), Input: in, Result: tmpl.ResultFormat, Tags: tags,
 	}
 	instance := b.engine.InstanceID()
 	res := &store.Resolution{

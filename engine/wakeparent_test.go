@@ -2,54 +2,25 @@ package engine_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/utask/utask/engine"
 	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
-	"github.com/utask/utask/template"
 )
 
 // createChild is create with the parent tag set on the task.
-func (b *testBundle) createChild(t *testing.T, yaml string, input map[string]any, parentTaskID string) (taskID, resID string) {
+func (b *testBundle) createChild(t *testing.T, yaml string, input map[string]any, parentTaskID string) (
+	taskID, resID string,
+) {
 	t.Helper()
-	ctx := context.Background()
-	tmpl, err := template.Parse([]byte(yaml))
-	require.NoError(t, err)
-	require.NoError(t, template.Validate(tmpl, b.catalog))
-	doc, err := json.Marshal(tmpl)
-	require.NoError(t, err)
-	version, err := b.db.TemplateVersionPut(ctx, tmpl.Name, doc)
-	require.NoError(t, err)
-	in, err := template.ValidateInputs(tmpl.Inputs, input)
-	require.NoError(t, err)
-	now := b.clock.Now()
-	task := &store.Task{
-		PublicID: uuid.NewString(), TemplateName: tmpl.Name, TemplateVersion: version, Title: "child",
-		RequesterUsername: "tester", Created: now, LastActivity: now, State: state.TaskTodo,
-		StepsTotal: len(tmpl.Steps), Input: in, Result: tmpl.ResultFormat,
-		Tags: map[string]string{engine.ParentTaskTag: parentTaskID},
-	}
-	instance := b.engine.InstanceID()
-	res := &store.Resolution{
-		PublicID: uuid.NewString(), ResolverUsername: "tester", State: state.ResAutorunning,
-		InstanceID: &instance, Created: now, RunMax: tmpl.EffectiveRetryMax(),
-	}
-	tx, err := b.db.Begin(ctx)
-	require.NoError(t, err)
-	require.NoError(t, tx.TaskInsert(ctx, task))
-	res.TaskID = task.ID
-	require.NoError(t, tx.ResolutionInsert(ctx, res))
-	require.NoError(t, tx.Commit(ctx))
-	return task.PublicID, res.PublicID
+	return b.createTagged(t, yaml, input, map[string]string{engine.ParentTaskTag: parentTaskID})
 }
 
 const waitingParentTemplate = `
