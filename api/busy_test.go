@@ -38,7 +38,8 @@ func TestStartOverWhileACycleRunsIs409(t *testing.T) {
 
 	resp := b.post(t, "admin", "/resolution",
 		`{"task_id": "`+taskID+`", "start_over": true, "resolver_inputs": {"ri1": "again"}}`)
-	require.Contains(t, resp.errorMessage(t), service.ErrResolutionBusy.Error(), "refused because the engine holds it")
+	require.Contains(t, resp.errorMessage(t), service.ErrResolutionBusy.Error(),
+		"refused because the engine holds it")
 	require.Equal(t, http.StatusConflict, resp.status, "body: %s", resp.body)
 }
 

@@ -27,7 +27,9 @@ func (s *stopGateStore) Listen(ctx context.Context, _ func()) error {
 	return nil
 }
 
-func (s *stopGateStore) ResolutionClaimRunnable(ctx context.Context, id int64, now time.Time, limit int) ([]string, error) {
+func (s *stopGateStore) ResolutionClaimRunnable(
+	ctx context.Context, id int64, now time.Time, limit int,
+) ([]string, error) {
 	s.once.Do(func() { <-s.stopping })
 	return s.Store.ResolutionClaimRunnable(ctx, id, now, limit)
 }

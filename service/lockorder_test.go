@@ -131,9 +131,11 @@ func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
 	url, db, hs, svc := lockOrderService(t)
 	root := auth.Identity{Username: "root"}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "lock-order"})
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
+		service.CreateTaskRequest{TemplateName: "lock-order"})
 	require.NoError(t, err)
-	res, err := svc.CreateResolution(ctx, auth.Identity{Username: "owner"}, service.CreateResolutionRequest{TaskID: task.ID})
+	res, err := svc.CreateResolution(ctx, auth.Identity{Username: "owner"},
+		service.CreateResolutionRequest{TaskID: task.ID})
 	require.NoError(t, err)
 	// Paused before its first cycle (the test runner runs nothing).
 	require.NoError(t, svc.PauseResolution(ctx, root, res.ID, false))
@@ -175,9 +177,11 @@ func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
 	url, db, hs, svc := lockOrderService(t)
 	root := auth.Identity{Username: "root"}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "lock-order"})
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
+		service.CreateTaskRequest{TemplateName: "lock-order"})
 	require.NoError(t, err)
-	_, err = svc.CreateResolution(ctx, auth.Identity{Username: "owner"}, service.CreateResolutionRequest{TaskID: task.ID})
+	_, err = svc.CreateResolution(ctx, auth.Identity{Username: "owner"},
+		service.CreateResolutionRequest{TaskID: task.ID})
 	require.NoError(t, err)
 	// The task waits for its callback (a step of a real run would).
 	stored, err := db.TaskGet(ctx, task.ID)
@@ -209,5 +213,6 @@ func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
 	wg.Wait()
 
 	require.NoError(t, deleteErr, "DELETE /task/{id}")
-	require.Equal(t, service.KindNotFound, service.KindOf(callErr), "the call finds its callback gone: %v", callErr)
+	require.Equal(t, service.KindNotFound, service.KindOf(callErr),
+		"the call finds its callback gone: %v", callErr)
 }

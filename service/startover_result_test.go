@@ -40,7 +40,8 @@ func TestStartOverRendersANewResult(t *testing.T) {
 		require.Equal(t, state.ResDone, rig.cycleEnd(t))
 	}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "startover-again"})
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
+		service.CreateTaskRequest{TemplateName: "startover-again"})
 	require.NoError(t, err)
 	first, err := svc.CreateResolution(ctx, root, service.CreateResolutionRequest{
 		TaskID: task.ID, ResolverInputs: map[string]any{"ri": "first"}})
@@ -61,5 +62,6 @@ func TestStartOverRendersANewResult(t *testing.T) {
 	got, err = st.TaskGet(ctx, task.ID)
 	require.NoError(t, err)
 	require.Equal(t, state.TaskDone, got.State)
-	require.Equal(t, map[string]any{"who": "second"}, got.Result, "result_format rendered for the new resolution")
+	require.Equal(t, map[string]any{"who": "second"}, got.Result,
+		"result_format rendered for the new resolution")
 }

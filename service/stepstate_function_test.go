@@ -32,15 +32,18 @@ func TestStepStateAcceptsTheFunctionsCustomStates(t *testing.T) {
 
 	ctx := context.Background()
 	functions := map[string]*template.Function{"fn-ok": {
-		Name:         "fn-ok",
-		Action:       template.Action{Type: echo.Name, Configuration: json.RawMessage(`{"output": {"x": 1}}`)},
+		Name: "fn-ok",
+		Action: template.Action{
+			Type: echo.Name, Configuration: json.RawMessage(`{"output": {"x": 1}}`),
+		},
 		CustomStates: []string{"FN_OK"},
 	}}
 	rig := newEngineRig(t, functionStateTemplate, nil, functions)
 	svc, root := rig.svc, rig.admin
 	owner := auth.Identity{Username: "owner"}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"}, service.CreateTaskRequest{TemplateName: "function-state"})
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
+		service.CreateTaskRequest{TemplateName: "function-state"})
 	require.NoError(t, err)
 	res, err := svc.CreateResolution(ctx, owner, service.CreateResolutionRequest{TaskID: task.ID})
 	require.NoError(t, err)
@@ -55,7 +58,8 @@ func TestStepStateAcceptsTheFunctionsCustomStates(t *testing.T) {
 	// The same state through the full step edit is accepted.
 	edited := *view
 	edited.State = "FN_OK"
-	require.NoError(t, svc.EditResolutionStep(ctx, root, res.ID, "one", edited), "PUT …/step/one accepts FN_OK")
+	require.NoError(t, svc.EditResolutionStep(ctx, root, res.ID, "one", edited),
+		"PUT …/step/one accepts FN_OK")
 
 	for _, who := range []auth.Identity{owner, root} {
 		err = svc.SetStepState(ctx, who, res.ID, "one", service.StepStateRequest{State: "FN_OK"})

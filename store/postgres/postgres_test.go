@@ -108,7 +108,8 @@ func dump(t *testing.T, s *Store) []byte {
 
 	var all bytes.Buffer
 	for _, table := range tables {
-		_, err := conn.Conn().PgConn().CopyTo(ctx, &all, `COPY (SELECT * FROM `+table+`) TO STDOUT (FORMAT binary)`)
+		_, err := conn.Conn().PgConn().CopyTo(ctx, &all,
+			`COPY (SELECT * FROM `+table+`) TO STDOUT (FORMAT binary)`)
 		require.NoError(t, err, table)
 	}
 
@@ -177,8 +178,10 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		{"URL", Config{Sealer: sealer, Logger: logger}, "url is required"},
 		{"Sealer", Config{URL: u, Logger: logger}, "sealer is required"},
 		{"Logger", Config{URL: u, Sealer: sealer}, "logger is required"},
-		{"NegativeMaxConns", Config{URL: u, Sealer: sealer, Logger: logger, MaxConns: -1}, "max conns -1 is negative"},
-		{"BadURL", Config{URL: "postgres://utask:s3cr3t-pw@127.0.0.1:port/utask", Sealer: sealer, Logger: logger},
+		{"NegativeMaxConns", Config{URL: u, Sealer: sealer, Logger: logger, MaxConns: -1},
+			"max conns -1 is negative"},
+		{"BadURL", Config{URL: "postgres://utask:s3cr3t-pw@127.0.0.1:port/utask", Sealer: sealer,
+			Logger: logger},
 			"url is not a valid PostgreSQL connection string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,10 +296,12 @@ func TestOpen(t *testing.T) {
 		ctx := t.Context()
 		u := freshSchema(t)
 		s := testStore(t, u, storetest.NewSealer(t), nil)
-		_, err := s.pool.Exec(ctx, `INSERT INTO schema_migration (version, name, applied) VALUES (999, 'future', now())`)
+		_, err := s.pool.Exec(ctx,
+			`INSERT INTO schema_migration (version, name, applied) VALUES (999, 'future', now())`)
 		require.NoError(t, err)
 
-		_, err = Open(ctx, Config{URL: u, Sealer: storetest.NewSealer(t), Logger: slog.New(slog.DiscardHandler)})
+		_, err = Open(ctx, Config{URL: u, Sealer: storetest.NewSealer(t),
+			Logger: slog.New(slog.DiscardHandler)})
 		require.ErrorContains(t, err, "database schema version 999 is newer")
 	})
 
@@ -339,7 +344,8 @@ func fixtureTask(t *testing.T, s *Store, input map[string]any) *store.Task {
 
 // fixtureResolution inserts a resolution of task, changed by mod, with
 // steps, and returns it.
-func fixtureResolution(t *testing.T, s *Store, task *store.Task, mod func(*store.Resolution), steps ...*store.Step) *store.Resolution {
+func fixtureResolution(t *testing.T, s *Store, task *store.Task, mod func(*store.Resolution),
+	steps ...*store.Step) *store.Resolution {
 	t.Helper()
 	ctx := t.Context()
 	r := &store.Resolution{PublicID: uuid.NewString(), TaskID: task.ID, State: "TODO"}
@@ -495,7 +501,8 @@ func TestDeletingATaskRemovesItsResolutionAndSteps(t *testing.T) {
 	_, err = s.ResolutionGet(ctx, r.PublicID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	var steps int
-	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM step WHERE resolution_id = $1`, r.ID).Scan(&steps))
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM step WHERE resolution_id = $1`,
+		r.ID).Scan(&steps))
 	require.Zero(t, steps)
 
 	_, err = s.ResolutionGet(ctx, keptRes.PublicID)
@@ -528,7 +535,8 @@ func TestTaskInsertDoesNotLockItsTemplateVersion(t *testing.T) {
 	other, err := s.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = other.Rollback(ctx) }()
-	_, err = other.Exec(ctx, `SELECT 1 FROM template_version WHERE id = $1 FOR UPDATE NOWAIT`, task.TemplateVersion)
+	_, err = other.Exec(ctx, `SELECT 1 FROM template_version WHERE id = $1 FOR UPDATE NOWAIT`,
+		task.TemplateVersion)
 	require.NoError(t, err)
 }
 
@@ -543,16 +551,21 @@ func TestRefusedInsertKeepsTheTransaction(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, tx.Rollback(ctx)) }()
 
-	dup := &store.Task{PublicID: taken.PublicID, TemplateName: "fixture", TemplateVersion: taken.TemplateVersion}
+	dup := &store.Task{PublicID: taken.PublicID, TemplateName: "fixture",
+		TemplateVersion: taken.TemplateVersion}
 	require.ErrorIs(t, tx.TaskInsert(ctx, dup), store.ErrConflict)
-	orphan := &store.Task{PublicID: uuid.NewString(), TemplateName: "fixture", TemplateVersion: taken.TemplateVersion + 1000}
+	orphan := &store.Task{PublicID: uuid.NewString(), TemplateName: "fixture",
+		TemplateVersion: taken.TemplateVersion + 1000}
 	require.ErrorIs(t, tx.TaskInsert(ctx, orphan), store.ErrNotFound)
-	require.ErrorIs(t, tx.ResolutionInsert(ctx, &store.Resolution{PublicID: uuid.NewString(), TaskID: taken.ID}),
+	require.ErrorIs(t, tx.ResolutionInsert(ctx, &store.Resolution{PublicID: uuid.NewString(),
+		TaskID: taken.ID}),
 		store.ErrConflict, "a second resolution of the task")
-	require.ErrorIs(t, tx.ResolutionInsert(ctx, &store.Resolution{PublicID: uuid.NewString(), TaskID: taken.ID + 1000}),
+	require.ErrorIs(t, tx.ResolutionInsert(ctx, &store.Resolution{PublicID: uuid.NewString(),
+		TaskID: taken.ID + 1000}),
 		store.ErrNotFound)
 
-	task := &store.Task{PublicID: uuid.NewString(), TemplateName: "fixture", TemplateVersion: taken.TemplateVersion}
+	task := &store.Task{PublicID: uuid.NewString(), TemplateName: "fixture",
+		TemplateVersion: taken.TemplateVersion}
 	require.NoError(t, tx.TaskInsert(ctx, task), "the transaction goes on after refused inserts")
 	r := &store.Resolution{PublicID: takenRes.PublicID, TaskID: task.ID}
 	require.ErrorIs(t, tx.ResolutionInsert(ctx, r), store.ErrConflict, "a taken public id")
@@ -596,7 +609,8 @@ func TestClaimsSkipLockedRows(t *testing.T) {
 	dead := me + 1000 // no such instance: its resolutions are orphans
 
 	runnable := func() *store.Resolution {
-		return fixtureResolution(t, s, fixtureTask(t, s, nil), func(r *store.Resolution) { r.State = "TO_AUTORUN" })
+		return fixtureResolution(t, s, fixtureTask(t, s, nil),
+			func(r *store.Resolution) { r.State = "TO_AUTORUN" })
 	}
 	orphan := func() *store.Resolution {
 		return fixtureResolution(t, s, fixtureTask(t, s, nil), func(r *store.Resolution) {
@@ -657,7 +671,8 @@ func TestLockLetsOthersReferToTheRow(t *testing.T) {
 	defer func() { require.NoError(t, other.Rollback(ctx)) }()
 	otherCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	require.NoError(t, other.ResolutionInsert(otherCtx, &store.Resolution{PublicID: uuid.NewString(), TaskID: task.ID}))
+	require.NoError(t, other.ResolutionInsert(otherCtx,
+		&store.Resolution{PublicID: uuid.NewString(), TaskID: task.ID}))
 	require.NoError(t, other.StepUpsert(otherCtx, r, []*store.Step{{Name: "a", State: "TODO"}}))
 	require.NoError(t, other.Commit(ctx))
 }
