@@ -603,27 +603,29 @@ func (c *cycle) trySave(ctx context.Context, final bool) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	// The row lock also orders this write after a concurrent claim.
-	holder, runMax, err := tx.ResolutionHolder(ctx, c.res.ID)
-	if err != nil {
-		return fmt.Errorf("lock resolution: %w", err)
-	}
-	if holder == nil || *holder != c.e.cfg.InstanceID {
-		return errTakenOver
-	}
-	if final && runMax > c.res.RunMax {
-		// A step raised the run limit during the cycle (a batch makes up
-		// for the runs its wake-ups used): the cycle's copy must not undo
-		// it.
-		c.res.RunMax = runMax
+	// The row lock also orders this write after a concurrent claim. The
+	// store keeps a run limit a step raised during the cycle (a batch makes
+	// up for the runs its wake-ups used): the cycle's copy cannot undo it.
+	if err := tx.ResolutionHold(ctx, c.res.ID, c.e.cfg.InstanceID); err != nil {
+		return holdError(err)
 	}
 	if err := c.writeTx(ctx, tx, final); err != nil {
-		return err
+		return holdError(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return holdError(err)
 	}
 	return nil
+}
+
+// holdError is errTakenOver when err says that another instance holds the
+// resolution (a store may report it from any call after ResolutionHold, up
+// to Commit).
+func holdError(err error) error {
+	if errors.Is(err, store.ErrNotHeld) {
+		return errTakenOver
+	}
+	return fmt.Errorf("save: %w", err)
 }
 
 // writeTx writes the dirty steps, the task and (when withResolution) the

@@ -30,6 +30,9 @@ var (
 	// ErrConflict is returned when a write breaks a uniqueness rule, e.g. a
 	// second resolution for one task.
 	ErrConflict = errors.New("conflict")
+	// ErrNotHeld is returned when a write requires that an instance hold a
+	// resolution and another instance, or none, holds it.
+	ErrNotHeld = errors.New("held by another instance")
 )
 
 // Store is a handle on the database.
@@ -183,11 +186,12 @@ type LeaderTerm struct {
 
 // Tx is a write transaction. A Tx is used by one goroutine.
 //
-// A store may defer TaskUpdate, ResolutionUpdate and StepUpsert, sending
-// them with the transaction's next statement: it then reports their failure
-// (ErrNotFound for a row that is not there) from a later call, at the latest
-// from Commit, which then commits nothing. After any failed call, the caller
-// rolls the transaction back.
+// A store may defer TaskCreate, TaskUpdate, ResolutionHold,
+// ResolutionUpdate and StepUpsert, sending them with the transaction's next
+// statement: it then reports their failure (ErrNotFound for a row that is
+// not there, say) from a later call, at the latest from Commit, which then
+// commits nothing. After any failed call, the caller rolls the transaction
+// back.
 type Tx interface {
 	// Commit makes the transaction's writes durable.
 	Commit(ctx context.Context) error
@@ -196,6 +200,14 @@ type Tx interface {
 
 	// TaskInsert inserts a task and sets its ID.
 	TaskInsert(ctx context.Context, t *Task) error
+	// TaskCreate inserts a new task, its resolution when r is not nil (with
+	// r.TaskID set to the task's), and e, the audit entry of the creation
+	// (e.TaskID set likewise): TaskInsert, ResolutionInsert and AuditInsert
+	// in one call, which a store may defer, setting the IDs when it runs (at
+	// the latest in Commit). Unlike theirs, its refusals (ErrNotFound for an
+	// unknown template version or batch, ErrConflict for a taken public id)
+	// fail the transaction, which commits nothing.
+	TaskCreate(ctx context.Context, t *Task, r *Resolution, e *AuditEntry) error
 	// TaskLock reads a task by internal id and locks it.
 	TaskLock(ctx context.Context, id int64) (*Task, error)
 	// TaskUpdate writes every mutable field of a task (all but ID, PublicID,
@@ -211,18 +223,22 @@ type Tx interface {
 	// through this transaction: a transaction never waits for a second
 	// connection of the pool.
 	TemplateVersionGet(ctx context.Context, id int64) ([]byte, error)
-	// ResolutionHolder locks a resolution by internal id, like
-	// ResolutionLock, but reads only the instance that holds it (nil when
-	// none) and its run limit: the cheap check of an engine's every write.
-	ResolutionHolder(ctx context.Context, id int64) (holder *int64, runMax int, err error)
+	// ResolutionHold locks a resolution by internal id, like
+	// ResolutionLock, and requires that instance hold it: ErrNotHeld when
+	// another instance or none does, ErrNotFound when there is no such
+	// resolution. It is the cheap check that starts an engine's every
+	// write; a store may defer it.
+	ResolutionHold(ctx context.Context, id, instance int64) error
 	// ResolutionUpdate writes every mutable field of a resolution (all but
-	// ID, PublicID, TaskID, Created), with one exception that keeps wake-ups
-	// from being lost: when the stored next_retry is after the stored
-	// last_start (someone made the resolution due since its last start), it
-	// is kept unless r.NextRetry is both after that last_start and earlier
-	// than it. A next_retry can thus be moved earlier by any writer, but
-	// never later nor cleared until the next start moves last_start past
-	// it. r itself is not changed.
+	// ID, PublicID, TaskID, Created), with two exceptions that keep what a
+	// concurrent writer added from being lost. When the stored next_retry
+	// is after the stored last_start (someone made the resolution due since
+	// its last start), it is kept unless r.NextRetry is both after that
+	// last_start and earlier than it: a next_retry can thus be moved earlier
+	// by any writer, but never later nor cleared until the next start moves
+	// last_start past it. And the run limit is never lowered: a stored
+	// run_max higher than r.RunMax is kept (a step may raise it while a
+	// cycle that read it earlier runs). r itself is not changed.
 	ResolutionUpdate(ctx context.Context, r *Resolution) error
 
 	// StepList returns every step row of a resolution, sorted by name.

@@ -23,6 +23,12 @@ type querier interface {
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	// The codes of the checks of deferred writes (see utask_fail in the
+	// migrations): a row not there, a taken public id, a resolution held by
+	// another instance.
+	codeCheckNotFound = "P0002"
+	codeCheckConflict = "UT409"
+	codeCheckNotHeld  = "UT423"
 )
 
 // ts is the stored form of a time: whole microseconds, as PostgreSQL keeps
@@ -68,6 +74,25 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrConflict, err)
 	}
 	return err
+}
+
+// checkError maps the failure of a deferred write's check to the store's
+// errors, keeping the server's message.
+func checkError(err error) error {
+	var sentinel error
+	switch pgCode(err) {
+	case codeCheckNotFound:
+		sentinel = store.ErrNotFound
+	case codeCheckConflict:
+		sentinel = store.ErrConflict
+	case codeCheckNotHeld:
+		sentinel = store.ErrNotHeld
+	default:
+		return mapError(err)
+	}
+	var pgErr *pgconn.PgError
+	errors.As(err, &pgErr)
+	return fmt.Errorf("%s: %w", pgErr.Message, sentinel)
 }
 
 // affectedOne checks that a write touched a row, else reports ErrNotFound.

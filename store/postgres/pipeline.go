@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/utask/utask/store"
 )
 
 // pipeline is the connection of a Tx. It sends statements in batches, so
@@ -16,19 +18,21 @@ import (
 //   - BEGIN is not sent alone: it goes with the transaction's first
 //     statement.
 //   - A write whose caller needs nothing back but success (a step upsert, a
-//     task or resolution update) is deferred: queued with a check of its
-//     result, and sent with the next statement the transaction runs, or at
-//     Commit.
+//     task or resolution update, the engine's hold of a resolution, a new
+//     task) is deferred: queued, and sent with the next statement the
+//     transaction runs, or with COMMIT.
 //   - Any other single statement (a read of one row, an insert that
 //     returns an id) is sent with the deferred writes queued before it, and
 //     waited for. A multi-row read waits for the queued writes first, then
 //     runs.
 //
-// A deferred write that fails, or whose check fails, fails the transaction:
-// the call that sent it reports errTxFailed (with the write's error in its
-// message), and so does every later call; Commit reports the write's error
-// itself and commits nothing. COMMIT is sent once every deferred write was
-// checked, with the wake-up if there is one.
+// A deferred write checks itself on the server: one that finds nothing to
+// write fails there (see utask_fail in the migrations), and the server
+// skips the rest of the round trip, COMMIT included. The call that sent it
+// then reports errTxFailed (with the write's error in its message), and so
+// does every later call; Commit reports the write's error itself and
+// commits nothing. A transaction whose writes are all deferred thus costs
+// one round trip: BEGIN, the writes and COMMIT.
 //
 // A pipeline is used by one goroutine at a time, as a pgx.Tx is.
 type pipeline struct {
@@ -84,33 +88,42 @@ func (p *pipeline) flush(ctx context.Context) error {
 // failedCall is the error a call reports when the transaction failed
 // before or with its statement: errTxFailed, naming the cause without
 // wrapping it, so that a sentinel of an earlier write (a row not found) is
-// not taken for the call's own.
+// not taken for the call's own; ErrNotHeld alone is wrapped, since a
+// write that required a resolution not held by its instance is the reason
+// every later call fails.
 func failedCall(err error) error {
 	if errors.Is(err, pgx.ErrTxClosed) {
 		return err
 	}
+	if errors.Is(err, store.ErrNotHeld) {
+		// A resolution the transaction's writes required is held by
+		// another instance: every later call fails for that reason.
+		return fmt.Errorf("%w: %w", errTxFailed, err)
+	}
 	return fmt.Errorf("%w: %v", errTxFailed, err) //nolint:errorlint // the cause is named, not wrapped, on purpose
 }
 
-// deferExec queues a write; check, if not nil, judges its command tag when
-// it is sent. Its errors are prefixed with what.
-func (p *pipeline) deferExec(what string, check func(pgconn.CommandTag) error, sql string, args ...any) {
+// deferExec queues a write that checks itself on the server (it returns
+// at most one row, which is not read). Its errors are prefixed with what.
+func (p *pipeline) deferExec(what, sql string, args ...any) {
 	p.next.Queue(sql, args...).Fn = func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
-		if err == nil && check != nil {
-			err = check(tag)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("%s: %w", what, checkError(err))
 		}
 		return nil
 	}
 }
 
-// deferQueryRow queues a write that returns one row, which scan reads (and
-// judges) when it is sent; scan also sees the write's own error, from Scan.
-func (p *pipeline) deferQueryRow(scan func(pgx.Row) error, sql string, args ...any) {
-	p.next.Queue(sql, args...).QueryRow(scan)
+// deferQueryRow queues a write that checks itself on the server and
+// returns one row, which scan reads when it is sent. Its errors are
+// prefixed with what.
+func (p *pipeline) deferQueryRow(what string, scan func(pgx.Row) error, sql string, args ...any) {
+	p.next.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		if err := scan(row); err != nil {
+			return fmt.Errorf("%s: %w", what, checkError(err))
+		}
+		return nil
+	})
 }
 
 // Exec sends the queued statements and sql, and waits for them.
@@ -176,16 +189,14 @@ func (r *pipelineRow) Scan(dest ...any) error {
 	return scanErr
 }
 
-// commit sends the deferred writes, then, once they all passed, the
-// statements last queues (the wake-up, if any) and COMMIT.
+// commit sends the deferred writes, the statements last queues (the
+// wake-up, if any) and COMMIT, in one round trip. A deferred write that
+// fails on the server makes it skip the rest: nothing is committed.
 func (p *pipeline) commit(ctx context.Context, last func(*pgx.Batch)) error {
 	if !p.begun && p.failed == nil && p.next.Len() == 1 {
 		// Only BEGIN is queued: nothing ran, there is nothing to commit.
 		p.next = pgx.Batch{}
 		return nil
-	}
-	if err := p.flush(ctx); err != nil {
-		return err
 	}
 	if last != nil {
 		last(&p.next)

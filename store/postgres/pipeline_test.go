@@ -25,7 +25,7 @@ func TestDeferredWriteFailureFailsTheTransaction(t *testing.T) {
 	missing.ID += 1000
 	require.NoError(t, tx.TaskUpdate(ctx, &missing), "deferred: reported by the next call")
 
-	_, _, err = tx.ResolutionHolder(ctx, r.ID)
+	_, err = tx.ResolutionLock(ctx, r.PublicID)
 	require.ErrorIs(t, err, errTxFailed)
 	require.NotErrorIs(t, err, store.ErrNotFound, "the write's sentinel is not the read's")
 	require.ErrorContains(t, err, "update task "+task.PublicID)

@@ -95,34 +95,36 @@ func (s *Store) resolutionInsert(ctx context.Context, q querier, r *store.Resolu
 // The row is found by id and public id together, as for tasks. In SET, the
 // columns name the stored values: a stored next_retry after the stored
 // last_start (a wake-up since the last start) is kept unless the new one is
-// after that last_start and earlier. RETURNING tells whether the row, as
-// written, is runnable or will become so.
+// after that last_start and earlier; a stored run_max higher than the new
+// one is kept. The update is deferred, hence checks itself (see pipeline),
+// and sends the wake-up ($12 is the channel) when the row, as written, is
+// runnable or will become so.
 const resolutionUpdateSQL = `
-	UPDATE resolution SET
-	    resolver_username = $1, state = $2, instance_id = $3, last_start = $4, last_stop = $5,
-	    next_retry = CASE
-	        WHEN next_retry IS NOT NULL AND last_start IS NOT NULL AND next_retry > last_start
-	             AND NOT ($6::timestamptz IS NOT NULL AND $6::timestamptz > last_start
-	                      AND $6::timestamptz < next_retry)
-	        THEN next_retry
-	        ELSE $6::timestamptz END,
-	    run_count = $7, run_max = $8, sealed_resolver_input = $9
-	WHERE id = $10 AND public_id = $11
-	RETURNING ` + wakeable
+	WITH u AS (
+	    UPDATE resolution SET
+	        resolver_username = $1, state = $2, instance_id = $3, last_start = $4, last_stop = $5,
+	        next_retry = CASE
+	            WHEN next_retry IS NOT NULL AND last_start IS NOT NULL AND next_retry > last_start
+	                 AND NOT ($6::timestamptz IS NOT NULL AND $6::timestamptz > last_start
+	                          AND $6::timestamptz < next_retry)
+	            THEN next_retry
+	            ELSE $6::timestamptz END,
+	        run_count = $7, run_max = GREATEST(run_max, $8), sealed_resolver_input = $9
+	    WHERE id = $10 AND public_id = $11
+	    RETURNING public_id, ` + wakeable + ` AS wake)
+	SELECT CASE WHEN u.public_id IS NULL THEN utask_fail('P0002', 'no such resolution')
+	            WHEN u.wake THEN pg_notify($12, u.public_id) IS NULL
+	            ELSE false END
+	FROM (SELECT) one LEFT JOIN u ON true`
 
-// scanWakeable reads the answer of resolutionUpdateSQL: whether the row, as
-// written, is runnable or will become so; ErrNotFound when no row matched.
-func scanWakeable(row pgx.Row) (bool, error) {
-	var wake *bool
-	err := row.Scan(&wake)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, store.ErrNotFound
-	}
-	if err != nil {
-		return false, err
-	}
-	return wake != nil && *wake, nil
-}
+// resolutionHoldSQL locks a resolution ($1) and requires that the instance
+// $2 hold it. It is deferred, hence checks itself (see pipeline).
+const resolutionHoldSQL = `
+	SELECT CASE WHEN h.id IS NULL THEN utask_fail('P0002', 'no such resolution')
+	            WHEN h.instance_id IS DISTINCT FROM $2 THEN utask_fail('UT423', 'held by another instance')
+	            ELSE true END
+	FROM (SELECT) one
+	LEFT JOIN (SELECT id, instance_id FROM resolution WHERE id = $1 FOR NO KEY UPDATE) h ON true`
 
 // resolutionRow is the stored form of the mutable columns of a resolution,
 // in their order in resolutionInsertSQL and resolutionUpdateSQL.

@@ -58,25 +58,31 @@ func (s *Store) stepList(ctx context.Context, q querier, resolutionID int64) ([]
 // stepsUpsertSQL writes several steps of one resolution in one statement:
 // the columns come as arrays, one element per step. It selects from the
 // resolution row so that steps land only on the resolution whose public id
-// sealed their data: with a wrong pair of ids nothing is written.
+// sealed their data: with a wrong pair of ids nothing is written, and the
+// statement, deferred, fails on its check (see pipeline); $9 is the number
+// of rows.
 const stepsUpsertSQL = `
-	INSERT INTO step (resolution_id, name, state, try_count, max_retries, last_run, sealed_data)
-	SELECT r.id, s.name, s.state, s.try_count, s.max_retries, s.last_run, s.sealed_data
-	FROM resolution r,
-	     unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::timestamptz[], $6::bytea[])
-	         AS s (name, state, try_count, max_retries, last_run, sealed_data)
-	WHERE r.id = $7 AND r.public_id = $8
-	ON CONFLICT (resolution_id, name) DO UPDATE SET
-	    state = excluded.state,
-	    try_count = excluded.try_count,
-	    max_retries = excluded.max_retries,
-	    last_run = excluded.last_run,
-	    sealed_data = excluded.sealed_data`
+	WITH w AS (
+	    INSERT INTO step (resolution_id, name, state, try_count, max_retries, last_run, sealed_data)
+	    SELECT r.id, s.name, s.state, s.try_count, s.max_retries, s.last_run, s.sealed_data
+	    FROM resolution r,
+	         unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::timestamptz[], $6::bytea[])
+	             AS s (name, state, try_count, max_retries, last_run, sealed_data)
+	    WHERE r.id = $7 AND r.public_id = $8
+	    ON CONFLICT (resolution_id, name) DO UPDATE SET
+	        state = excluded.state,
+	        try_count = excluded.try_count,
+	        max_retries = excluded.max_retries,
+	        last_run = excluded.last_run,
+	        sealed_data = excluded.sealed_data
+	    RETURNING 1)
+	SELECT CASE WHEN (SELECT count(*) FROM w) = $9::bigint THEN true
+	       ELSE utask_fail('P0002', 'no such resolution') END`
 
 // stepsArgs are the arguments of stepsUpsertSQL for steps of r. A name
 // given twice keeps its last row, as if the rows were written one by one
-// (one statement may not write a row twice). n is the number of rows.
-func (s *Store) stepsArgs(r *store.Resolution, steps []*store.Step) (args []any, n int, err error) {
+// (one statement may not write a row twice).
+func (s *Store) stepsArgs(r *store.Resolution, steps []*store.Step) ([]any, error) {
 	last := make(map[string]int, len(steps))
 	for i, st := range steps {
 		last[st.Name] = i
@@ -93,14 +99,14 @@ func (s *Store) stepsArgs(r *store.Resolution, steps []*store.Step) (args []any,
 		}
 		sealed, err := s.codec.SealStep(st.Data, rowcodec.StepAAD(r.PublicID, st.Name))
 		if err != nil {
-			return nil, 0, fmt.Errorf("seal data of step %s: %w", st.Name, err)
+			return nil, fmt.Errorf("seal data of step %s: %w", st.Name, err)
 		}
 		names, states = append(names, st.Name), append(states, st.State)
 		tries, maxRetries = append(tries, int32(st.TryCount)), append(maxRetries, int32(st.MaxRetries)) //nolint:gosec // counts, far below 2^31
 		b, _ := sealed.([]byte)                                                                         // nil (NULL) when the step has no data
 		lastRuns, data = append(lastRuns, optTS(st.LastRun)), append(data, b)
 	}
-	return []any{names, states, tries, maxRetries, lastRuns, data, r.ID, r.PublicID}, len(names), nil
+	return []any{names, states, tries, maxRetries, lastRuns, data, r.ID, r.PublicID, len(names)}, nil
 }
 
 // stepDelete removes the named steps of a resolution; names that have no row

@@ -308,10 +308,100 @@ func insertError(err error, what string, id int64) error {
 }
 
 // The row is found by id and public id together: the values are sealed
-// for that public id, and must not land on a row with another.
+// for that public id, and must not land on a row with another. The update
+// is deferred, hence checks itself (see pipeline).
 const taskUpdateSQL = `
-	UPDATE task SET
-	    title = $1, requester_username = $2, requester_groups = $3, watcher_usernames = $4,
-	    watcher_groups = $5, resolver_usernames = $6, resolver_groups = $7, last_activity = $8,
-	    state = $9, steps_done = $10, steps_total = $11, tags = $12, sealed_input = $13, sealed_result = $14
-	WHERE id = $15 AND public_id = $16`
+	WITH u AS (
+	    UPDATE task SET
+	        title = $1, requester_username = $2, requester_groups = $3, watcher_usernames = $4,
+	        watcher_groups = $5, resolver_usernames = $6, resolver_groups = $7, last_activity = $8,
+	        state = $9, steps_done = $10, steps_total = $11, tags = $12, sealed_input = $13,
+	        sealed_result = $14
+	    WHERE id = $15 AND public_id = $16
+	    RETURNING 1)
+	SELECT CASE WHEN EXISTS (SELECT FROM u) THEN true
+	       ELSE utask_fail('P0002', 'no such task') END`
+
+// taskCreateSQL inserts a task ($1–$19, as taskInsertSQL but for the batch,
+// $19, given by public id), its resolution when $20, the resolution's
+// public id, is not NULL ($20–$30, as resolutionInsertSQL), and the audit
+// entry of the creation ($31–$37, as auditInsertSQL), in one statement.
+// It is deferred, hence checks itself (see pipeline): a refused insert
+// fails it, and what it inserted with it. It sends the wake-up ($38 is the
+// channel) when the resolution is runnable or will become so.
+const taskCreateSQL = `
+	WITH t AS (
+	    INSERT INTO task (
+	        public_id, template_name, template_version_id, created,
+	        title, requester_username, requester_groups, watcher_usernames, watcher_groups,
+	        resolver_usernames, resolver_groups, last_activity, state, steps_done, steps_total,
+	        tags, sealed_input, sealed_result, batch_id
+	    )
+	    SELECT $1, $2, v.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, b.id
+	    FROM template_version v LEFT JOIN batch b ON b.public_id = $19::text
+	    WHERE v.id = $3 AND ($19::text IS NULL OR b.id IS NOT NULL)
+	    ON CONFLICT DO NOTHING
+	    RETURNING id),
+	r AS (
+	    INSERT INTO resolution (
+	        public_id, task_id, created,
+	        resolver_username, state, instance_id, last_start, last_stop, next_retry,
+	        run_count, run_max, sealed_resolver_input
+	    )
+	    SELECT $20::text, t.id, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30
+	    FROM t WHERE $20::text IS NOT NULL
+	    ON CONFLICT DO NOTHING
+	    RETURNING id, public_id, ` + wakeable + ` AS wake),
+	a AS (
+	    INSERT INTO audit (
+	        public_id, task_id, resolution_public_id, at, username, admin, operation, sealed_detail
+	    )
+	    SELECT $31, t.id, $32, $33, $34, $35, $36, $37 FROM t
+	    ON CONFLICT DO NOTHING
+	    RETURNING id)
+	SELECT t.id, r.id, a.id, CASE
+	    WHEN t.id IS NULL THEN CASE
+	        WHEN NOT EXISTS (SELECT FROM template_version WHERE id = $3)
+	        THEN utask_fail('P0002', 'no such template version')
+	        WHEN $19::text IS NOT NULL AND NOT EXISTS (SELECT FROM batch WHERE public_id = $19::text)
+	        THEN utask_fail('P0002', 'no such batch')
+	        ELSE utask_fail('UT409', 'task public id is taken') END
+	    WHEN $20::text IS NOT NULL AND r.id IS NULL
+	    THEN utask_fail('UT409', 'resolution public id is taken')
+	    WHEN a.id IS NULL THEN utask_fail('UT409', 'audit entry public id is taken')
+	    WHEN r.wake THEN pg_notify($38, r.public_id) IS NULL
+	    ELSE false END
+	FROM (SELECT) one LEFT JOIN t ON true LEFT JOIN r ON true LEFT JOIN a ON true`
+
+// taskCreateArgs are the arguments of taskCreateSQL.
+func (s *Store) taskCreateArgs(t *store.Task, r *store.Resolution, e *store.AuditEntry) ([]any, error) {
+	row, err := s.taskRow(t)
+	if err != nil {
+		return nil, fmt.Errorf("task: %w", err)
+	}
+	var batch *string
+	if t.Batch != "" {
+		batch = &t.Batch
+	}
+	args := make([]any, 0, 38)
+	args = append(args, t.PublicID, t.TemplateName, t.TemplateVersion, ts(t.Created))
+	args = append(args, row...)
+	args = append(args, batch)
+	if r != nil {
+		rrow, err := s.resolutionRow(r)
+		if err != nil {
+			return nil, fmt.Errorf("resolution: %w", err)
+		}
+		args = append(args, r.PublicID, ts(r.Created))
+		args = append(args, rrow...)
+	} else {
+		args = append(args, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	}
+	sealed, err := s.codec.SealAudit(e)
+	if err != nil {
+		return nil, fmt.Errorf("audit entry: %w", err)
+	}
+	args = append(args, e.PublicID, e.ResolutionPublicID, ts(e.Time), e.Username, e.Admin, e.Operation, sealed,
+		s.channel)
+	return args, nil
+}

@@ -2,11 +2,9 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/utask/utask/store"
 )
@@ -77,6 +75,39 @@ func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
 	return nil
 }
 
+// TaskCreate inserts a new task, its resolution when r is not nil, and the
+// audit entry of the creation, in one statement; the IDs are set when it is
+// sent.
+//
+// The insert is deferred (see Tx).
+func (t *Tx) TaskCreate(_ context.Context, task *store.Task, r *store.Resolution, e *store.AuditEntry) error {
+	what := "create task " + task.PublicID
+	args, err := t.s.taskCreateArgs(task, r, e)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	t.p.deferQueryRow(what, func(row pgx.Row) error {
+		var (
+			taskID, auditID int64
+			resolutionID    *int64
+			woken           bool
+		)
+		if err := row.Scan(&taskID, &resolutionID, &auditID, &woken); err != nil {
+			return err
+		}
+		task.ID, e.TaskID, e.ID = taskID, taskID, auditID
+		if r != nil {
+			r.ID, r.TaskID = *resolutionID, taskID
+		}
+		if t.inserted == nil {
+			t.inserted = map[int64]bool{}
+		}
+		t.inserted[taskID] = true
+		return nil
+	}, taskCreateSQL, args...)
+	return nil
+}
+
 // TaskLock reads a task by internal id and locks its row. The lock is FOR NO
 // KEY UPDATE: it excludes other locks and updates of the row, but lets other
 // transactions insert rows that refer to it.
@@ -97,7 +128,7 @@ func (t *Tx) TaskUpdate(_ context.Context, task *store.Task) error {
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", task.PublicID, err)
 	}
-	t.p.deferExec("update task "+task.PublicID, affectedOne, taskUpdateSQL, append(row, task.ID, task.PublicID)...)
+	t.p.deferExec("update task "+task.PublicID, taskUpdateSQL, append(row, task.ID, task.PublicID)...)
 	return nil
 }
 
@@ -123,27 +154,20 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 	return r, nil
 }
 
-// ResolutionHolder locks a resolution by internal id and returns the
-// instance holding it and its run limit.
-func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, int, error) {
-	var (
-		holder *int64
-		runMax int32
-	)
-	err := t.p.QueryRow(ctx, `SELECT instance_id, run_max FROM resolution WHERE id = $1 FOR NO KEY UPDATE`, id).
-		Scan(&holder, &runMax)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("lock resolution %d: %w", id, err)
-	}
-	return holder, int(runMax), nil
+// ResolutionHold locks a resolution by internal id and requires that
+// instance hold it.
+//
+// The hold is deferred (see Tx).
+func (t *Tx) ResolutionHold(_ context.Context, id, instance int64) error {
+	t.p.deferExec(fmt.Sprintf("hold resolution %d", id), resolutionHoldSQL, id, instance)
+	return nil
 }
 
 // ResolutionUpdate writes every mutable field of a resolution, keeping a
-// stored next_retry that is earlier (see [store.Tx]). The resolution is
-// found by ID and PublicID together.
+// stored next_retry that is earlier and a stored run_max that is higher
+// (see [store.Tx]), and sends the wake-up when the resolution, as written,
+// is runnable or will become so. The resolution is found by ID and PublicID
+// together.
 //
 // The update is deferred (see Tx).
 func (t *Tx) ResolutionUpdate(_ context.Context, r *store.Resolution) error {
@@ -151,17 +175,8 @@ func (t *Tx) ResolutionUpdate(_ context.Context, r *store.Resolution) error {
 	if err != nil {
 		return fmt.Errorf("update resolution %s: %w", r.PublicID, err)
 	}
-	publicID := r.PublicID
-	t.p.deferQueryRow(func(res pgx.Row) error {
-		due, err := scanWakeable(res)
-		if err != nil {
-			return fmt.Errorf("update resolution %s: %w", publicID, err)
-		}
-		if due {
-			t.due = append(t.due, publicID)
-		}
-		return nil
-	}, resolutionUpdateSQL, append(row, r.ID, r.PublicID)...)
+	t.p.deferExec("update resolution "+r.PublicID, resolutionUpdateSQL,
+		append(row, r.ID, r.PublicID, t.s.channel)...)
 	return nil
 }
 
@@ -182,17 +197,11 @@ func (t *Tx) StepUpsert(_ context.Context, r *store.Resolution, steps []*store.S
 	if len(steps) == 0 {
 		return nil
 	}
-	args, n, err := t.s.stepsArgs(r, steps)
+	args, err := t.s.stepsArgs(r, steps)
 	if err != nil {
 		return fmt.Errorf("upsert steps of resolution %s: %w", r.PublicID, err)
 	}
-	t.p.deferExec(fmt.Sprintf("upsert steps of resolution %s: resolution %d", r.PublicID, r.ID),
-		func(tag pgconn.CommandTag) error {
-			if tag.RowsAffected() != int64(n) {
-				return store.ErrNotFound
-			}
-			return nil
-		}, stepsUpsertSQL, args...)
+	t.p.deferExec(fmt.Sprintf("upsert steps of resolution %s (%d)", r.PublicID, r.ID), stepsUpsertSQL, args...)
 	return nil
 }
 

@@ -81,7 +81,8 @@ func (s *Store) resolutionInsert(ctx context.Context, q querier, r *store.Resolu
 // The row is found by id and public id together, as for tasks. In SET, the
 // columns name the stored values: a stored next_retry after the stored
 // last_start (a wake-up since the last start) is kept unless the new one is
-// after that last_start and earlier.
+// after that last_start and earlier; a stored run_max higher than the new
+// one is kept.
 const resolutionUpdateSQL = `
 	UPDATE resolution SET
 	    resolver_username = ?1, state = ?2, instance_id = ?3, last_start = ?4, last_stop = ?5,
@@ -90,7 +91,7 @@ const resolutionUpdateSQL = `
 	             AND NOT (?6 IS NOT NULL AND ?6 > last_start AND ?6 < next_retry)
 	        THEN next_retry
 	        ELSE ?6 END,
-	    run_count = ?7, run_max = ?8, sealed_resolver_input = ?9
+	    run_count = ?7, run_max = max(run_max, ?8), sealed_resolver_input = ?9
 	WHERE id = ?10 AND public_id = ?11`
 
 // resolutionUpdate writes the mutable columns of r.

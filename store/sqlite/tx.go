@@ -18,6 +18,9 @@ type Tx struct {
 	g    *group
 	tx   querier // the write connection, inside the group's transaction
 	done bool
+	// failed is the error of a call that fails the transaction: Commit
+	// then rolls it back and reports it.
+	failed error
 }
 
 var _ store.Tx = (*Tx)(nil)
@@ -26,6 +29,10 @@ var _ store.Tx = (*Tx)(nil)
 // they joined is committed. It does not consult ctx: a commit, once asked
 // for, completes.
 func (t *Tx) Commit(ctx context.Context) error {
+	if t.failed != nil && !t.done {
+		_ = t.rollback() //nolint:errcheck // rollback reports nothing
+		return fmt.Errorf("commit: %w", t.failed)
+	}
 	return t.commit(ctx)
 }
 
@@ -41,6 +48,25 @@ func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
 		return fmt.Errorf("insert task %s: %w", task.PublicID, err)
 	}
 	return nil
+}
+
+// TaskCreate inserts a new task, its resolution when r is not nil, and the
+// audit entry of the creation. A refused insert fails the transaction:
+// Commit then commits nothing.
+func (t *Tx) TaskCreate(ctx context.Context, task *store.Task, r *store.Resolution, e *store.AuditEntry) error {
+	err := t.TaskInsert(ctx, task)
+	if err == nil && r != nil {
+		r.TaskID = task.ID
+		err = t.ResolutionInsert(ctx, r)
+	}
+	if err == nil {
+		e.TaskID = task.ID
+		err = t.AuditInsert(ctx, e)
+	}
+	if err != nil && t.failed == nil {
+		t.failed = err
+	}
+	return err
 }
 
 // TaskLock reads a task by internal id.
@@ -78,23 +104,21 @@ func (t *Tx) ResolutionLock(ctx context.Context, publicID string) (*store.Resolu
 	return r, nil
 }
 
-// ResolutionHolder reads the instance holding a resolution and its run
-// limit, by internal id; the transaction already holds the database's
-// write lock.
-func (t *Tx) ResolutionHolder(ctx context.Context, id int64) (*int64, int, error) {
-	var (
-		holder sql.NullInt64
-		runMax int
-	)
-	err := t.tx.QueryRowContext(ctx, `SELECT instance_id, run_max FROM resolution WHERE id = ?`, id).
-		Scan(&holder, &runMax)
-	if errors.Is(err, sql.ErrNoRows) {
+// ResolutionHold requires that instance hold the resolution of internal id
+// id; the transaction already holds the database's write lock.
+func (t *Tx) ResolutionHold(ctx context.Context, id, instance int64) error {
+	var holder sql.NullInt64
+	err := t.tx.QueryRowContext(ctx, `SELECT instance_id FROM resolution WHERE id = ?`, id).Scan(&holder)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		err = store.ErrNotFound
+	case err == nil && (!holder.Valid || holder.Int64 != instance):
+		err = store.ErrNotHeld
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("lock resolution %d: %w", id, err)
+		return fmt.Errorf("hold resolution %d: %w", id, err)
 	}
-	return fromOptInt64(holder), runMax, nil
+	return nil
 }
 
 // ResolutionUpdate writes every mutable field of a resolution. The

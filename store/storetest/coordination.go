@@ -289,6 +289,11 @@ func coordinationBehaviours() []behaviour {
 					require.NoError(t, tx.ResolutionUpdate(b.ctx, r))
 				})
 			})
+			expectWake("a task was created with a TO_AUTORUN resolution", func() {
+				task := b.newTask()
+				b.create(t, task, b.newResolution(task, func(r *store.Resolution) { r.State = "TO_AUTORUN" }),
+					b.newAudit(task))
+			})
 		}},
 	}
 }

@@ -125,7 +125,7 @@ func resolutionBehaviours() []behaviour {
 			changed.LastStop = ptr(b.now.Add(time.Minute))
 			changed.NextRetry = ptr(b.now.Add(time.Hour))
 			changed.RunCount = 4
-			changed.RunMax = 5
+			changed.RunMax = 15
 			changed.ResolverInput = nil
 			// Not mutable: the update must leave these as inserted.
 			changed.TaskID = other.ID
@@ -141,6 +141,24 @@ func resolutionBehaviours() []behaviour {
 			got, err := b.s.ResolutionGet(b.ctx, r.PublicID)
 			require.NoError(t, err)
 			require.Equal(t, &want, got)
+		}},
+
+		{"ResolutionUpdateKeepsAHigherRunMax", func(t *testing.T, b *bundle) {
+			_, r := b.taskWithResolution(t, func(r *store.Resolution) { r.RunMax = 10 })
+			// A cycle read 10, a step raised it to 12 since, and the
+			// cycle writes its copy: the raise stays.
+			b.inTx(t, func(tx store.Tx) {
+				raised := *r
+				raised.RunMax = 12
+				require.NoError(t, tx.ResolutionUpdate(b.ctx, &raised))
+			})
+			stale := *r
+			stale.RunCount = 3
+			b.inTx(t, func(tx store.Tx) { require.NoError(t, tx.ResolutionUpdate(b.ctx, &stale)) })
+			got, err := b.s.ResolutionGet(b.ctx, r.PublicID)
+			require.NoError(t, err)
+			require.Equal(t, 12, got.RunMax)
+			require.Equal(t, 3, got.RunCount, "the rest is written")
 		}},
 
 		{"ResolutionUpdateNotFound", func(t *testing.T, b *bundle) {

@@ -51,7 +51,7 @@ func Exercise(t *testing.T, opts Options) {
 	for _, group := range [][]behaviour{
 		miscBehaviours(), taskBehaviours(), listBehaviours(), resolutionBehaviours(),
 		claimBehaviours(), stepBehaviours(), txBehaviours(), sealBehaviours(), coordinationBehaviours(),
-		templateBehaviours(),
+		templateBehaviours(), createBehaviours(),
 		commentBehaviours(), auditBehaviours(), batchBehaviours(), callbackBehaviours(),
 	} {
 		all = append(all, group...)
@@ -144,6 +144,16 @@ func (b *bundle) inTx(t *testing.T, fn func(tx store.Tx)) {
 // commits nothing.
 func (b *bundle) requireDeferredNotFound(t *testing.T, write func(tx store.Tx) error, msgAndArgs ...any) {
 	t.Helper()
+	b.requireDeferredError(t, store.ErrNotFound, write, msgAndArgs...)
+}
+
+// requireDeferredError runs write in a transaction: it must fail with
+// sentinel, at once or, for a deferred write, from a later call or from
+// Commit, which then commits nothing.
+func (b *bundle) requireDeferredError(t *testing.T, sentinel error, write func(tx store.Tx) error,
+	msgAndArgs ...any,
+) {
+	t.Helper()
 	tx, err := b.s.Begin(b.ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(context.WithoutCancel(b.ctx)) }()
@@ -151,7 +161,7 @@ func (b *bundle) requireDeferredNotFound(t *testing.T, write func(tx store.Tx) e
 	if err == nil {
 		err = tx.Commit(b.ctx)
 	}
-	require.ErrorIs(t, err, store.ErrNotFound, msgAndArgs...)
+	require.ErrorIs(t, err, sentinel, msgAndArgs...)
 }
 
 // newTask returns a task ready to insert, changed by mods.

@@ -136,24 +136,46 @@ func txBehaviours() []behaviour {
 			require.Equal(t, workers, got.StepsDone, "no update lost")
 		}},
 
-		{"ResolutionHolderReadsAndLocks", func(t *testing.T, b *bundle) {
-			_, free := b.taskWithResolution(t)
+		{"ResolutionHoldRequiresTheHolder", func(t *testing.T, b *bundle) {
+			freeTask, free := b.taskWithResolution(t)
+			heldTask, held := b.taskWithResolution(t, func(r *store.Resolution) {
+				r.InstanceID = ptr(int64(42))
+			})
+			// retitle holds res for instance, then writes its task: the
+			// write commits only when the hold holds.
+			retitle := func(task *store.Task, res *store.Resolution, instance int64) func(tx store.Tx) error {
+				return func(tx store.Tx) error {
+					if err := tx.ResolutionHold(b.ctx, res.ID, instance); err != nil {
+						return err
+					}
+					changed := *task
+					changed.Title = "written"
+					return tx.TaskUpdate(b.ctx, &changed)
+				}
+			}
+			b.requireDeferredError(t, store.ErrNotHeld, retitle(freeTask, free, 42), "held by none")
+			b.requireDeferredError(t, store.ErrNotHeld, retitle(heldTask, held, 7), "held by another")
+			missing := *held
+			missing.ID = held.ID + free.ID + 1000
+			b.requireDeferredError(t, store.ErrNotFound, retitle(heldTask, &missing, 42), "no such resolution")
+			for _, task := range []*store.Task{freeTask, heldTask} {
+				got, err := b.s.TaskGet(b.ctx, task.PublicID)
+				require.NoError(t, err)
+				require.Equal(t, task.Title, got.Title, "a refused hold commits nothing")
+			}
+
+			b.inTx(t, func(tx store.Tx) { require.NoError(t, retitle(heldTask, held, 42)(tx)) })
+			got, err := b.s.TaskGet(b.ctx, heldTask.PublicID)
+			require.NoError(t, err)
+			require.Equal(t, "written", got.Title)
+		}},
+
+		{"ResolutionHoldLocks", func(t *testing.T, b *bundle) {
 			_, held := b.taskWithResolution(t, func(r *store.Resolution) {
 				r.InstanceID = ptr(int64(42))
-				r.RunMax = 7
 			})
-			b.inTx(t, func(tx store.Tx) {
-				got, _, err := tx.ResolutionHolder(b.ctx, free.ID)
-				require.NoError(t, err)
-				require.Nil(t, got)
-				got, runMax, err := tx.ResolutionHolder(b.ctx, held.ID)
-				require.NoError(t, err)
-				require.Equal(t, ptr(int64(42)), got)
-				require.Equal(t, 7, runMax)
-				_, _, err = tx.ResolutionHolder(b.ctx, held.ID+free.ID+1000)
-				require.ErrorIs(t, err, store.ErrNotFound)
-			})
-			// Two transactions never hold the lock at once.
+			// Two transactions never hold the lock at once. The read after
+			// the hold sends it, where a store defers it.
 			const workers = 8
 			var inside, overlaps atomic.Int32
 			errs := make([]error, workers)
@@ -161,7 +183,10 @@ func txBehaviours() []behaviour {
 			for i := range workers {
 				wg.Go(func() {
 					errs[i] = b.increment(func(tx store.Tx) error {
-						if _, _, err := tx.ResolutionHolder(b.ctx, held.ID); err != nil {
+						if err := tx.ResolutionHold(b.ctx, held.ID, 42); err != nil {
+							return err
+						}
+						if _, err := tx.StepList(b.ctx, held.ID); err != nil {
 							return err
 						}
 						if inside.Add(1) > 1 {
