@@ -114,7 +114,19 @@ func (s *Service) ListTaskAudit(ctx context.Context, id auth.Identity, taskID st
 func (s *Service) audit(ctx context.Context, tx store.Tx, id auth.Identity, op string, t *store.Task,
 	resolutionID string, detail map[string]any,
 ) error {
-	e := &store.AuditEntry{
+	if err := tx.AuditInsert(ctx, s.auditEntry(id, op, t, resolutionID, detail)); err != nil {
+		return storeError("Failed to write audit trail", err)
+	}
+
+	return nil
+}
+
+// auditEntry is the audit entry of a write op of id on task t (and on its
+// resolution resolutionID, if not "").
+func (s *Service) auditEntry(id auth.Identity, op string, t *store.Task, resolutionID string,
+	detail map[string]any,
+) *store.AuditEntry {
+	return &store.AuditEntry{
 		PublicID:           s.cfg.NewID(),
 		TaskID:             t.ID,
 		ResolutionPublicID: resolutionID,
@@ -124,11 +136,6 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, id auth.Identity, op s
 		Operation:          op,
 		Detail:             detail,
 	}
-	if err := tx.AuditInsert(ctx, e); err != nil {
-		return storeError("Failed to write audit trail", err)
-	}
-
-	return nil
 }
 
 // changeOperation returns the operation id of a change made through

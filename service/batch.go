@@ -129,7 +129,8 @@ func (s *Service) insertBatch(ctx context.Context, b *store.Batch, tasks []*newT
 	}
 
 	if err := tx.Commit(ctx); err != nil {
-		return wrap(KindInternal, "commit new batch", err)
+		// A store may report a refused insert of a task at commit.
+		return storeError("Failed to create new Batch", err)
 	}
 
 	// TODO: as for a single task, no task_state_update or task_validation

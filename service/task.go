@@ -342,7 +342,8 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 	}
 
 	if err := tx.Commit(ctx); err != nil {
-		return nil, wrap(KindInternal, "commit new task", err)
+		// A store may report a refused insert of the task at commit.
+		return nil, storeError("Failed to create new Task", err)
 	}
 
 	if res != nil {
@@ -354,10 +355,22 @@ func (s *Service) insertTask(ctx context.Context, t *store.Task, res *store.Reso
 }
 
 // insertTaskTx is insertTask within tx, which the caller commits; op is the
-// operation its audit entry records.
+// operation its audit entry records. The IDs of t and res may be set only
+// by the commit.
 func (s *Service) insertTaskTx(ctx context.Context, tx store.Tx, t *store.Task, res *store.Resolution,
 	id auth.Identity, comment, op string,
 ) (*store.Comment, error) {
+	if comment == "" {
+		// The common case, in one call that a store may send with the
+		// commit; the IDs are set by the commit at the latest.
+		e := s.auditEntry(id, op, t, resolutionIDOf(res), createTaskDetail(t, nil))
+		if err := tx.TaskCreate(ctx, t, res, e); err != nil {
+			return nil, storeError("Failed to create new Task", err)
+		}
+
+		return nil, nil
+	}
+
 	if err := tx.TaskInsert(ctx, t); err != nil {
 		return nil, storeError("Failed to create new Task", err)
 	}
