@@ -126,6 +126,12 @@ type Engine struct {
 
 	slots        chan struct{} // execution slots; nil = unlimited
 	crashedSlots chan struct{} // slots of recovered resolutions; nil = unlimited
+	// launching counts the launched cycles that have not taken their
+	// execution slot yet: they take the next ones that free.
+	launching atomic.Int64
+	// slotFreed tells claimLoop, when it waits for one, that an execution
+	// slot may have freed.
+	slotFreed chan struct{}
 
 	// recovering holds the recovered resolutions waiting for a crash slot;
 	// recoverWake tells recoverLoop that it grew.
@@ -231,15 +237,16 @@ func New(cfg Config) (*Engine, error) {
 		cfg.ValuesOptions.Cache = values.NewCache(4096)
 	}
 	e := &Engine{
-		epoch:    time.Now(),
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "engine", "instance_id", cfg.InstanceID),
-		plans:    map[int64]*plan{},
-		running:  map[string]bool{},
-		rewake:   map[string]bool{},
-		relaunch: map[string]bool{},
-		wake:     make(chan struct{}, 1),
-		shutdown: make(chan struct{}),
+		epoch:     time.Now(),
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "engine", "instance_id", cfg.InstanceID),
+		plans:     map[int64]*plan{},
+		running:   map[string]bool{},
+		rewake:    map[string]bool{},
+		relaunch:  map[string]bool{},
+		wake:      make(chan struct{}, 1),
+		slotFreed: make(chan struct{}, 1),
+		shutdown:  make(chan struct{}),
 
 		recoverWake: make(chan struct{}, 1),
 	}
@@ -323,36 +330,47 @@ func (e *Engine) heartbeatLoop() {
 	}
 }
 
-// claimLoop claims due resolutions and sleeps until the next one is due, a
-// Wake, or the poll interval.
+// claimBatch is the most resolutions one claim takes.
+const claimBatch = 64
+
+// claimLoop claims due resolutions, as many as there are free execution
+// slots: what this instance could not start at once is left to the others.
+// It sleeps until the next one is due, a Wake, or the poll interval; when
+// no slot is free, until one frees.
 //
-// TODO: claims come in batches of 64 whatever the free execution slots, and
-// a stopping engine keeps the claims it did not start (they wait for the
-// instance to be seen dead); claiming only as many as there are free slots,
-// and handing unstarted claims back at Stop, would let other instances run
-// them at once.
+// TODO: a stopping engine keeps the claims it did not start (they wait for
+// the instance to be seen dead); handing them back at Stop would let other
+// instances run them at once.
 func (e *Engine) claimLoop() {
 	defer e.wg.Done()
 	for {
-		ids, err := e.cfg.Store.ResolutionClaimRunnable(e.ctx, e.cfg.InstanceID, e.cfg.Now(), 64)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			e.log.ErrorContext(e.ctx, "engine: claim resolutions", "err", err)
-		}
-		for _, id := range ids {
-			e.Launch(id)
-		}
-		if len(ids) == 64 {
-			select {
-			case <-e.shutdown:
-				// Launch runs nothing once the engine stops: claim no more.
-				return
-			default:
-				continue
+		limit := e.claimLimit()
+		if limit > 0 {
+			ids, err := e.cfg.Store.ResolutionClaimRunnable(e.ctx, e.cfg.InstanceID, e.cfg.Now(), limit)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				e.log.ErrorContext(e.ctx, "engine: claim resolutions", "err", err)
+			}
+			for _, id := range ids {
+				e.Launch(id)
+			}
+			if len(ids) == limit {
+				select {
+				case <-e.shutdown:
+					// Launch runs nothing once the engine stops: claim no more.
+					return
+				default:
+					continue
+				}
 			}
 		}
 		wait := jitter(e.cfg.PollInterval)
-		if next, err := e.cfg.Store.ResolutionNextWakeup(e.ctx); err == nil && next != nil {
-			wait = min(wait, max(next.Sub(e.cfg.Now()), 0))
+		var freed chan struct{}
+		if limit > 0 {
+			if next, err := e.cfg.Store.ResolutionNextWakeup(e.ctx); err == nil && next != nil {
+				wait = min(wait, max(next.Sub(e.cfg.Now()), 0))
+			}
+		} else {
+			freed = e.slotFreed
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -360,10 +378,22 @@ func (e *Engine) claimLoop() {
 			t.Stop()
 			return
 		case <-e.wake:
+		case <-freed:
 		case <-t.C:
 		}
 		t.Stop()
 	}
+}
+
+// claimLimit is how many resolutions claimLoop may claim now: the free
+// execution slots but those the launched cycles will take, at most
+// claimBatch.
+func (e *Engine) claimLimit() int {
+	if e.slots == nil {
+		return claimBatch
+	}
+	free := cap(e.slots) - len(e.slots) - int(e.launching.Load())
+	return max(0, min(claimBatch, free))
 }
 
 // Wake makes the engine look for due work now.
@@ -384,10 +414,14 @@ func (e *Engine) Launch(resolutionID string) {
 		return
 	default:
 	}
+	e.launching.Add(1)
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		c, err := e.startCycle(e.ctx, resolutionID, true)
+		// Started, the cycle holds its slot; refused, it gave it back.
+		e.launching.Add(-1)
+		e.signalSlotFreed()
 		if err != nil {
 			if !errors.Is(err, errNothingToRun) && !errors.Is(err, errRelaunched) {
 				e.log.ErrorContext(e.ctx, "engine: start cycle", "resolution_id", resolutionID, "err", err)
@@ -487,6 +521,15 @@ func (e *Engine) acquireSlot(ctx context.Context) error {
 func (e *Engine) releaseSlot() {
 	if e.slots != nil {
 		<-e.slots
+		e.signalSlotFreed()
+	}
+}
+
+// signalSlotFreed wakes claimLoop if it waits for a free slot.
+func (e *Engine) signalSlotFreed() {
+	select {
+	case e.slotFreed <- struct{}{}:
+	default:
 	}
 }
 

@@ -597,31 +597,10 @@ steps:
 	require.Equal(t, "No runner for type 'echo::hello::world'", steps["call"].Error)
 }
 
-func TestRunNowDoesNotWaitForASlot(t *testing.T) {
-	t.Parallel()
-	b := setup(t, func(c *engine.Config) {
-		c.MaxConcurrentExecutions = 1
-		c.RunNowWait = 50 * time.Millisecond
-	})
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	})
-	yaml := `
-name: holds-slot
-description: an http step that waits
-title_format: slot
+const waitForCallTemplate = `
+name: waits-for-call
+description: an http step that waits for its server
+title_format: waits
 inputs:
   - {name: url, description: url}
 steps:
@@ -629,8 +608,34 @@ steps:
     description: wait
     action: {type: http, configuration: {url: "{{.input.url}}", method: GET}}
 `
-	_, busy := b.create(t, yaml, map[string]any{"url": srv.URL})
-	_, queued := b.create(t, yaml, map[string]any{"url": srv.URL})
+
+// waitingServer starts a loopback HTTP server whose requests wait until
+// answer is called, at the latest when the test ends.
+func waitingServer(t *testing.T) (url string, answer func()) {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	answer = func() { once.Do(func() { close(release) }) }
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(answer) // before Close, which waits for the requests
+	return srv.URL, answer
+}
+
+func TestRunNowDoesNotWaitForASlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *engine.Config) {
+		c.MaxConcurrentExecutions = 1
+		c.RunNowWait = 50 * time.Millisecond
+	})
+	url, answer := waitingServer(t)
+	_, busy := b.create(t, waitForCallTemplate, map[string]any{"url": url})
+	_, queued := b.create(t, waitForCallTemplate, map[string]any{"url": url})
 	require.NoError(t, b.engine.RunNow(context.Background(), busy))
 	require.Eventually(t, func() bool {
 		r, _, _ := b.read(t, busy)
@@ -642,7 +647,7 @@ steps:
 	require.NoError(t, b.engine.RunNow(context.Background(), queued))
 	r, _, _ := b.read(t, queued)
 	require.Equal(t, state.ResAutorunning, r.State)
-	close(release)
+	answer()
 	require.Eventually(t, func() bool {
 		r, _, _ := b.read(t, queued)
 		return r.State == state.ResDone

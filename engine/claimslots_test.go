@@ -1,0 +1,66 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/utask/utask/engine"
+	"github.com/utask/utask/state"
+)
+
+// An instance claims no more due resolutions than it has free execution
+// slots: what it could not start is left to the other instances, and
+// claimed once a slot frees.
+func TestClaimsStopAtTheFreeSlots(t *testing.T) {
+	t.Parallel()
+	const slots, n = 2, 8
+	bs := pgBundles(t, 2, func(c *engine.Config) { c.MaxConcurrentExecutions = slots })
+	url, answer := waitingServer(t)
+
+	ids := make([]string, n)
+	for i := range ids {
+		_, ids[i] = bs[0].create(t, waitForCallTemplate, map[string]any{"url": url})
+	}
+	for _, id := range ids {
+		release(t, bs[0].db, id) // due, held by none: both instances are told
+	}
+
+	// held counts the resolutions each instance holds claimed or running.
+	held := func() map[int64]int {
+		out := map[int64]int{}
+		for _, id := range ids {
+			r, err := bs[0].db.ResolutionGet(context.Background(), id)
+			require.NoError(t, err)
+			if r.InstanceID != nil && (r.State == state.ResAutorunning || r.State == state.ResRunning) {
+				out[*r.InstanceID]++
+			}
+		}
+		return out
+	}
+	first, second := bs[0].engine.InstanceID(), bs[1].engine.InstanceID()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h := held()
+		require.LessOrEqual(t, h[first], slots, "the first instance claimed more than its slots")
+		require.LessOrEqual(t, h[second], slots, "the second instance claimed more than its slots")
+		if h[first] == slots && h[second] == slots {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "each instance runs as many as it has slots: %v", h)
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	answer()
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			r, err := bs[0].db.ResolutionGet(context.Background(), id)
+			if err != nil || r.State != state.ResDone {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 10*time.Millisecond, "the rest is claimed as slots free")
+}
