@@ -58,9 +58,12 @@
 //     its instance_id (AUTORUNNING, RETRY or CRASHED): a claim is one
 //     statement that skips rows other transactions hold, and a cycle starts
 //     only after re-reading, under a row lock, that the claim is still its
-//     own. A RUNNING resolution is never started again; the leader turns the
-//     RUNNING resolutions of a dead instance into CRASHED ones of its own
-//     first.
+//     own. Every save of a cycle requires, under the same row lock, that
+//     the instance still holds the resolution (store.Tx.ResolutionHold), or
+//     writes nothing. A RUNNING resolution is never started again; the
+//     leader turns the RUNNING resolutions of a dead instance into CRASHED
+//     ones of its own first. An instance claims no more due resolutions
+//     than it has free execution slots, leaving the rest to the others.
 //   - Liveness. Every instance records a heartbeat every
 //     Config.HeartbeatInterval.
 //   - Leadership. Every instance bids for a lease row (Config.ElectInterval,
