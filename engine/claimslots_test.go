@@ -64,3 +64,26 @@ func TestClaimsStopAtTheFreeSlots(t *testing.T) {
 		return true
 	}, 20*time.Second, 10*time.Millisecond, "the rest is claimed as slots free")
 }
+
+// A stopping engine hands back the resolutions it claimed and could not
+// start (their cycles waited for a slot), rather than keep them until it is
+// seen dead.
+func TestStopHandsBackUnstartedClaims(t *testing.T) {
+	t.Parallel()
+	b, busy, queued, _ := oneSlot(t, func(c *engine.Config) { c.ShutdownGrace = 50 * time.Millisecond })
+	require.NoError(t, b.engine.Start(context.Background()))
+	b.engine.Launch(busy)
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, busy)
+		return r.State == state.ResRunning
+	}, 5*time.Second, 5*time.Millisecond)
+	b.engine.Launch(queued) // waits for the only slot
+
+	b.engine.Stop()
+	r, _, _ := b.read(t, queued)
+	require.Equal(t, state.ResToAutorun, r.State, "handed back")
+	require.Nil(t, r.InstanceID, "held by none")
+	r, _, _ = b.read(t, busy)
+	require.NotEqual(t, state.ResToAutorun, r.State, "a started cycle is not handed back")
+	require.NotNil(t, r.InstanceID)
+}

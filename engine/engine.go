@@ -338,9 +338,6 @@ const claimBatch = 64
 // It sleeps until the next one is due, a Wake, or the poll interval; when
 // no slot is free, until one frees.
 //
-// TODO: a stopping engine keeps the claims it did not start (they wait for
-// the instance to be seen dead); handing them back at Stop would let other
-// instances run them at once.
 func (e *Engine) claimLoop() {
 	defer e.wg.Done()
 	for {
@@ -483,7 +480,8 @@ func (e *Engine) RunSync(ctx context.Context, resolutionID string) error {
 
 // Stop stops claiming work, lets running steps finish for the grace period,
 // then interrupts them; resolutions left with steps in flight end CRASHED.
-// It returns when every goroutine of the engine has ended.
+// Once every goroutine of the engine has ended, it hands back the claimed
+// resolutions that did not start, then returns.
 func (e *Engine) Stop() {
 	e.stopOnce.Do(func() {
 		close(e.shutdown)
@@ -500,7 +498,25 @@ func (e *Engine) Stop() {
 			<-done
 		}
 		e.cancel()
+		e.releaseClaims()
 	})
+}
+
+// releaseClaims hands back the resolutions this instance claimed and did
+// not start (their cycles waited for a slot when it stopped), so that
+// another instance, or this one when it starts again, runs them at once
+// rather than once this instance is seen dead.
+func (e *Engine) releaseClaims() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ids, err := e.cfg.Store.ResolutionRelease(ctx, e.cfg.InstanceID)
+	if err != nil {
+		e.log.ErrorContext(ctx, "engine: hand back unstarted claims", "err", err)
+		return
+	}
+	if len(ids) > 0 {
+		e.log.InfoContext(ctx, "engine: handed back unstarted claims", "count", len(ids))
+	}
 }
 
 // acquireSlot takes an execution slot, waiting if all are used.

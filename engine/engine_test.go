@@ -627,15 +627,24 @@ func waitingServer(t *testing.T) (url string, answer func()) {
 	return srv.URL, answer
 }
 
-func TestRunNowDoesNotWaitForASlot(t *testing.T) {
-	t.Parallel()
-	b := setup(t, func(c *engine.Config) {
+// oneSlot returns an engine with one execution slot, configured further by
+// mod, and two resolutions whose step waits for answer: busy, to take the
+// slot, and queued.
+func oneSlot(t *testing.T, mod func(*engine.Config)) (b *testBundle, busy, queued string, answer func()) {
+	t.Helper()
+	b = setup(t, func(c *engine.Config) {
 		c.MaxConcurrentExecutions = 1
-		c.RunNowWait = 50 * time.Millisecond
+		mod(c)
 	})
 	url, answer := waitingServer(t)
-	_, busy := b.create(t, waitForCallTemplate, map[string]any{"url": url})
-	_, queued := b.create(t, waitForCallTemplate, map[string]any{"url": url})
+	_, busy = b.create(t, waitForCallTemplate, map[string]any{"url": url})
+	_, queued = b.create(t, waitForCallTemplate, map[string]any{"url": url})
+	return b, busy, queued, answer
+}
+
+func TestRunNowDoesNotWaitForASlot(t *testing.T) {
+	t.Parallel()
+	b, busy, queued, answer := oneSlot(t, func(c *engine.Config) { c.RunNowWait = 50 * time.Millisecond })
 	require.NoError(t, b.engine.RunNow(context.Background(), busy))
 	require.Eventually(t, func() bool {
 		r, _, _ := b.read(t, busy)

@@ -108,6 +108,12 @@ type Store interface {
 	// CRASHED: each gets state CRASHED and instance_id = instanceID. An
 	// instance is alive when its heartbeat is after aliveSince.
 	ResolutionClaimOrphans(ctx context.Context, instanceID int64, aliveSince time.Time) ([]string, error)
+	// ResolutionRelease hands back the resolutions instanceID claimed and
+	// did not start (AUTORUNNING and held by it): each gets state
+	// TO_AUTORUN and no instance, and the instances listening are told. It
+	// returns their public ids. A stopping engine calls it once its cycles
+	// have ended.
+	ResolutionRelease(ctx context.Context, instanceID int64) ([]string, error)
 	// ResolutionNextWakeup returns the earliest time at which a resolution
 	// will become runnable by ResolutionClaimRunnable, or nil if none waits.
 	ResolutionNextWakeup(ctx context.Context) (*time.Time, error)

@@ -218,6 +218,25 @@ func (s *Store) ResolutionClaimOrphans(ctx context.Context, instanceID int64, al
 	return ids, nil
 }
 
+// The release of the resolutions an instance ($1) claimed and did not
+// start, with their wake-up ($2 is the channel).
+const releaseSQL = `
+	WITH r AS (
+	    UPDATE resolution SET state = 'TO_AUTORUN', instance_id = NULL
+	    WHERE instance_id = $1 AND state = 'AUTORUNNING'
+	    RETURNING public_id)
+	SELECT r.public_id FROM r CROSS JOIN LATERAL pg_notify($2, r.public_id) n`
+
+// ResolutionRelease hands back the resolutions instanceID claimed and did
+// not start; see [store.Store].
+func (s *Store) ResolutionRelease(ctx context.Context, instanceID int64) ([]string, error) {
+	ids, err := s.claim(ctx, releaseSQL, instanceID, s.channel)
+	if err != nil {
+		return nil, fmt.Errorf("release resolutions: %w", err)
+	}
+	return ids, nil
+}
+
 // claim runs an UPDATE ... RETURNING public_id, a transaction of its own,
 // and collects the ids.
 func (s *Store) claim(ctx context.Context, query string, args ...any) ([]string, error) {

@@ -174,6 +174,19 @@ func (s *Store) ResolutionClaimOrphans(ctx context.Context, instanceID int64, al
 	return ids, nil
 }
 
+// ResolutionRelease hands back the resolutions instanceID claimed and did
+// not start; see [store.Store].
+func (s *Store) ResolutionRelease(ctx context.Context, instanceID int64) ([]string, error) {
+	ids, err := s.claim(ctx, `
+		UPDATE resolution SET state = 'TO_AUTORUN', instance_id = NULL
+		WHERE instance_id = ?1 AND state = 'AUTORUNNING'
+		RETURNING public_id`, instanceID)
+	if err != nil {
+		return nil, fmt.Errorf("release resolutions: %w", err)
+	}
+	return ids, nil
+}
+
 // claim runs an UPDATE ... RETURNING public_id and collects the ids.
 func (s *Store) claim(ctx context.Context, query string, args ...any) ([]string, error) {
 	var ids []string

@@ -175,6 +175,32 @@ func claimBehaviours() []behaviour {
 			require.ElementsMatch(t, ids, all, "each resolution claimed exactly once")
 		}},
 
+		{"ReleaseHandsBackUnstartedClaims", func(t *testing.T, b *bundle) {
+			me, other := int64(42), int64(43)
+			states := []string{"AUTORUNNING", "AUTORUNNING", "RUNNING", "RETRY", "CRASHED", "AUTORUNNING"}
+			rs := b.resolutions(t, len(states), func(i int, r *store.Resolution) {
+				r.State = states[i]
+				r.InstanceID = &me
+				if i == len(states)-1 {
+					r.InstanceID = &other
+				}
+			})
+
+			released, err := b.s.ResolutionRelease(b.ctx, me)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{rs[0].PublicID, rs[1].PublicID}, released)
+			b.requireHeld(t, rs[0].PublicID, "TO_AUTORUN", nil, "claimed, not started")
+			b.requireHeld(t, rs[1].PublicID, "TO_AUTORUN", nil, "claimed, not started")
+			b.requireHeld(t, rs[2].PublicID, "RUNNING", &me, "started")
+			b.requireHeld(t, rs[3].PublicID, "RETRY", &me, "a retry's earlier state is not known")
+			b.requireHeld(t, rs[4].PublicID, "CRASHED", &me, "recovered")
+			b.requireHeld(t, rs[5].PublicID, "AUTORUNNING", &other, "another instance's")
+
+			claimed, err := b.s.ResolutionClaimRunnable(b.ctx, other, b.now, 10)
+			require.NoError(t, err)
+			require.ElementsMatch(t, released, claimed, "another instance claims them")
+		}},
+
 		{"ClaimOrphansOfDeadInstances", func(t *testing.T, b *bundle) {
 			aliveSince := b.now.Add(-time.Minute)
 			register := func(at time.Time) int64 {

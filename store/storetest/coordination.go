@@ -289,6 +289,14 @@ func coordinationBehaviours() []behaviour {
 					require.NoError(t, tx.ResolutionUpdate(b.ctx, r))
 				})
 			})
+			_, claimed := b.taskWithResolution(t, func(r *store.Resolution) {
+				r.State, r.InstanceID = "AUTORUNNING", ptr(int64(42))
+			})
+			expectWake("a stopping instance handed its claims back", func() {
+				released, err := b.s.ResolutionRelease(b.ctx, 42)
+				require.NoError(t, err)
+				require.Equal(t, []string{claimed.PublicID}, released)
+			})
 			expectWake("a task was created with a TO_AUTORUN resolution", func() {
 				task := b.newTask()
 				b.create(t, task, b.newResolution(task, func(r *store.Resolution) { r.State = "TO_AUTORUN" }),
