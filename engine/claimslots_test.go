@@ -87,3 +87,33 @@ func TestStopHandsBackUnstartedClaims(t *testing.T) {
 	require.NotEqual(t, state.ResToAutorun, r.State, "a started cycle is not handed back")
 	require.NotNil(t, r.InstanceID)
 }
+
+// An engine without execution slots (max_concurrent_executions: 0) claims
+// nothing and starts nothing; at Stop it hands back what it accepted.
+func TestNoExecutionSlotsRunsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *engine.Config) {
+		c.NoExecutionSlots = true
+		c.RunNowWait = 20 * time.Millisecond
+		c.PollInterval = 10 * time.Millisecond
+	})
+	_, accepted := b.create(t, echoTemplate, nil)
+	_, due := b.create(t, echoTemplate, nil)
+	release(t, b.db, due)
+	require.NoError(t, b.engine.Start(context.Background()))
+	b.engine.Launch(accepted)
+	b.engine.Wake()
+	require.NoError(t, b.engine.RunNow(context.Background(), due), "RunNow answers once it waited")
+
+	time.Sleep(200 * time.Millisecond) // an echo resolution runs in a few ms
+	r, _, _ := b.read(t, accepted)
+	require.Equal(t, state.ResAutorunning, r.State, "the accepted one waits")
+	r, _, _ = b.read(t, due)
+	require.Equal(t, state.ResToAutorun, r.State, "the due one is not claimed")
+	require.Nil(t, r.InstanceID)
+
+	b.engine.Stop()
+	r, _, _ = b.read(t, accepted)
+	require.Equal(t, state.ResToAutorun, r.State, "handed back at Stop")
+	require.Nil(t, r.InstanceID)
+}

@@ -40,6 +40,12 @@ type Config struct {
 	// this process; negative means unlimited. Defaults to 100 (0 is taken as
 	// the default; use a negative value for no limit).
 	MaxConcurrentExecutions int
+	// NoExecutionSlots gives the engine no execution slot at all
+	// (max_concurrent_executions: 0): it claims nothing, takes over no dead
+	// instance's work, and starts no cycle; what this instance accepts
+	// waits for Stop to hand it back. MaxConcurrentExecutions is then
+	// ignored.
+	NoExecutionSlots bool
 	// SingleInstance says that no other process shares the store (the
 	// embedded store): at start every resolution another instance held is
 	// recovered at once instead of after its owner's heartbeat expires.
@@ -250,7 +256,10 @@ func New(cfg Config) (*Engine, error) {
 
 		recoverWake: make(chan struct{}, 1),
 	}
-	if cfg.MaxConcurrentExecutions > 0 {
+	switch {
+	case cfg.NoExecutionSlots:
+		e.slots = make(chan struct{}) // no room: a slot is never taken
+	case cfg.MaxConcurrentExecutions > 0:
 		e.slots = make(chan struct{}, cfg.MaxConcurrentExecutions)
 	}
 	if cfg.MaxConcurrentExecutionsFromCrashed > 0 {
@@ -276,7 +285,7 @@ func (e *Engine) InstanceID() int64 { return e.cfg.InstanceID }
 // work of dead instances and collects old tasks. With SingleInstance, the
 // resolutions that a previous process held are recovered at once.
 func (e *Engine) Start(ctx context.Context) error {
-	if e.cfg.SingleInstance {
+	if e.cfg.SingleInstance && !e.cfg.NoExecutionSlots {
 		// No other process can use the store: whoever held work is gone.
 		orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, e.cfg.Now().Add(24*time.Hour))
 		if err != nil {
@@ -337,7 +346,6 @@ const claimBatch = 64
 // slots: what this instance could not start at once is left to the others.
 // It sleeps until the next one is due, a Wake, or the poll interval; when
 // no slot is free, until one frees.
-//
 func (e *Engine) claimLoop() {
 	defer e.wg.Done()
 	for {

@@ -118,11 +118,15 @@ func (e *Engine) leaderLoop() {
 func (e *Engine) maintain(ctx context.Context) {
 	now := e.cfg.Now()
 	aliveSince := now.Add(-e.cfg.DeadAfter)
-	orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, aliveSince)
-	if err != nil {
-		e.log.ErrorContext(ctx, "engine: claim resolutions of dead instances", "err", err)
+	if !e.cfg.NoExecutionSlots {
+		// An instance that runs nothing leaves the work of dead ones to
+		// those that can.
+		orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, aliveSince)
+		if err != nil {
+			e.log.ErrorContext(ctx, "engine: claim resolutions of dead instances", "err", err)
+		}
+		e.recover(orphans)
 	}
-	e.recover(orphans)
 	if n, err := e.cfg.Store.InstanceDeleteDead(ctx, e.cfg.InstanceID, aliveSince); err != nil {
 		e.log.ErrorContext(ctx, "engine: delete dead instances", "err", err)
 	} else if n > 0 {

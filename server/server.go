@@ -264,6 +264,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		TemplateConfig:          templateConfig,
 		ValuesOptions:           valuesOpts,
 		MaxConcurrentExecutions: cfg.MaxConcurrentExecutions,
+		NoExecutionSlots:        cfg.MaxConcurrentExecutions == 0,
 		SingleInstance:          pgURL == "",
 
 		HeartbeatInterval:                  tuning.HeartbeatInterval,
