@@ -331,10 +331,23 @@ func statusOf(k service.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// statusClientClosedRequest is the status of a request its caller
+// abandoned (nginx's 499): the access log tells it from a server failure.
+const statusClientClosedRequest = 499
+
 // writeError writes err as {"error": message}. An internal error is logged
 // and answered with a generic message: its details never reach the caller.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(service.KindOf(err))
+	if status == http.StatusInternalServerError && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The caller went away (its request was cancelled): no fault of
+		// the server's. Nobody reads the answer; the access log shows 499.
+		s.cfg.Logger.InfoContext(r.Context(), "api request abandoned by its caller",
+			"method", r.Method, "path", r.URL.Path, "err", err)
+		s.writeMessage(w, r, statusClientClosedRequest, "Request abandoned by the caller")
+
+		return
+	}
 	if status == http.StatusInternalServerError {
 		s.cfg.Logger.ErrorContext(r.Context(), "api internal error",
 			"method", r.Method, "path", r.URL.Path, "err", err)
