@@ -213,6 +213,18 @@ func TestStatsReport(t *testing.T) {
 	require.Equal(t, 1, rep.Failed)
 }
 
+// A run is clean when every answer was expected and every task ended DONE:
+// a task that ended otherwise fails it even without an error.
+func TestCleanRun(t *testing.T) {
+	t.Parallel()
+	s := newStats()
+	s.addDone(time.Millisecond)
+	s.addBackPressure(http.StatusServiceUnavailable)
+	require.True(t, s.report(time.Second).clean(), "back-pressure is expected")
+	s.addFailed(stateBlocked)
+	require.False(t, s.report(time.Second).clean(), "a task ended BLOCKED")
+}
+
 func TestParseStat(t *testing.T) {
 	t.Parallel()
 	// Fields 3 to 17: state, ppid, pgrp, session, tty, tpgid, flags,

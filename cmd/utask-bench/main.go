@@ -106,7 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		writeText(stdout, rep)
 	}
 	if !rep.clean() {
-		log.Error("run had failures", "unexpected_answers", rep.Unexpected, "errors", formatCounts(rep.Errors))
+		log.Error("run had failures", "unexpected_answers", rep.Unexpected, "errors", formatCounts(rep.Errors),
+			"tasks_not_done", formatCounts(rep.FailedByState))
 		return 3
 	}
 	return 0

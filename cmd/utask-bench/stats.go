@@ -192,9 +192,9 @@ func (s *stats) report(elapsed time.Duration) report {
 }
 
 // clean tells whether every request was answered with a 2xx or the
-// back-pressure status and every task ended.
+// back-pressure status and every task ended DONE.
 func (r report) clean() bool {
-	return r.Unexpected == 0 && len(r.Errors) == 0
+	return r.Unexpected == 0 && len(r.Errors) == 0 && r.Failed == 0
 }
 
 // latencies summarises sorted durations; all zero when there are none.
