@@ -183,6 +183,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 		}
 		poolSize = cfg.DatabaseConfig.PoolSize(runtime.GOMAXPROCS(0))
 		pg, err := postgres.Open(ctx, postgres.Config{URL: pgURL, Sealer: keyring, Logger: log, MaxConns: int32(poolSize), //nolint:gosec // a pool size
+			ConnMaxLifetime:  time.Duration(cfg.DatabaseConfig.ConnMaxLifetime) * time.Second,
 			StepsCompression: stepsCompression})
 		if err != nil {
 			return nil, fmt.Errorf("configuration item %q: open PostgreSQL store: %w", dbKey, err)
@@ -357,7 +358,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	mx.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
-	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbLabel, "instance_id", instanceID)
+	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbLabel, "instance_id", instanceID, "pid", os.Getpid())
 	return s, nil
 }
 

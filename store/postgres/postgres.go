@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -43,6 +45,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxConns is the most connections the store opens; 0 means 50.
 	MaxConns int32
+	// ConnMaxLifetime is how long a connection is used before the pool
+	// replaces it (utask-cfg database_config.conn_max_lifetime), give or
+	// take a fifth so that they do not all go at once; 0 means for ever.
+	ConnMaxLifetime time.Duration
 	// SkipMigrations opens the database as it is, without applying the
 	// pending migrations (to report them: utask migrate status).
 	SkipMigrations bool
@@ -94,6 +100,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if pcfg.MaxConns == 0 {
 		pcfg.MaxConns = defaultMaxConns
 	}
+	pcfg.MaxConnLifetime = time.Duration(math.MaxInt64) // the pool's default is an hour
+	pcfg.MaxConnLifetimeJitter = 0
+	if cfg.ConnMaxLifetime > 0 {
+		pcfg.MaxConnLifetime = cfg.ConnMaxLifetime
+		pcfg.MaxConnLifetimeJitter = cfg.ConnMaxLifetime / 5
+	}
 	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "utask"
 	}
@@ -105,18 +117,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{logger: cfg.Logger, pool: pool, target: target,
 		codec: rowcodec.New(cfg.Sealer, cfg.StepsCompression)}
+	var schema *string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open store %s: read schema: %w", target, err)
+	}
+	if schema == nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open store %s: the search path names no existing schema "+
+			"(create it first: CREATE SCHEMA name)", target)
+	}
+	s.channel = channelName(*schema)
 	if !cfg.SkipMigrations {
 		if err := s.migrate(ctx); err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("open store %s: %w", target, err)
 		}
 	}
-	var schema string
-	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("open store %s: read schema: %w", target, err)
-	}
-	s.channel = channelName(schema)
 	s.logger.DebugContext(ctx, "store: opened", "target", target, "max_conns", pcfg.MaxConns)
 	return s, nil
 }

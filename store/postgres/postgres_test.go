@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -319,6 +320,46 @@ func TestOpen(t *testing.T) {
 			require.NoError(t, s.Close())
 			require.NoError(t, s.Close(), "a second Close does nothing")
 		}
+	})
+
+	t.Run("MissingSchema", func(t *testing.T) {
+		t.Parallel()
+		u, err := url.Parse(databaseURL(t))
+		require.NoError(t, err)
+		q := u.Query()
+		q.Set("search_path", "no_such_schema_"+strings.ReplaceAll(uuid.NewString(), "-", ""))
+		u.RawQuery = q.Encode()
+		_, err = Open(t.Context(), Config{URL: u.String(), Sealer: storetest.NewSealer(t),
+			Logger: slog.New(slog.DiscardHandler)})
+		require.ErrorContains(t, err, "the search path names no existing schema")
+		require.ErrorContains(t, err, "CREATE SCHEMA")
+	})
+
+	t.Run("ConnMaxLifetime", func(t *testing.T) {
+		t.Parallel()
+		u := freshSchema(t)
+		backend := func(s *Store) int32 {
+			var pid int32
+			require.NoError(t, s.pool.QueryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid))
+			return pid
+		}
+		forever, err := Open(t.Context(), Config{URL: u, Sealer: storetest.NewSealer(t),
+			Logger: slog.New(slog.DiscardHandler), MaxConns: 1})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, forever.Close()) }()
+		short, err := Open(t.Context(), Config{URL: u, Sealer: storetest.NewSealer(t),
+			Logger: slog.New(slog.DiscardHandler), MaxConns: 1, ConnMaxLifetime: 100 * time.Millisecond})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, short.Close()) }()
+
+		keptPID, shortPID := backend(forever), backend(short)
+		time.Sleep(300 * time.Millisecond) // past the lifetime and its jitter
+		// The expired connection serves once more and is dropped when it
+		// is given back; the next query has a new one.
+		backend(short)
+		require.NotEqual(t, shortPID, backend(short), "the connection outlived its lifetime")
+		backend(forever)
+		require.Equal(t, keptPID, backend(forever), "without a lifetime the connection stays")
 	})
 }
 
