@@ -194,10 +194,10 @@ type LeaderTerm struct {
 //
 // A store may defer TaskCreate, TaskUpdate, ResolutionHold,
 // ResolutionUpdate and StepUpsert, sending them with the transaction's next
-// statement: it then reports their failure (ErrNotFound for a row that is
-// not there, say) from a later call, at the latest from Commit, which then
-// commits nothing. After any failed call, the caller rolls the transaction
-// back.
+// statement or with the commit, having taken their values at the call:
+// their failure then makes a later call fail, and Commit report it
+// (ErrNotFound for a row that is not there, say), committing nothing. After
+// any failed call, the caller rolls the transaction back.
 type Tx interface {
 	// Commit makes the transaction's writes durable.
 	Commit(ctx context.Context) error

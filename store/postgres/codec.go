@@ -76,12 +76,14 @@ func mapError(err error) error {
 	return err
 }
 
-// checkError maps the failure of a deferred write's check to the store's
-// errors, keeping the server's message.
+// checkError maps the failure of a deferred write (its check, or a broken
+// reference) to the store's errors, keeping the server's message.
 func checkError(err error) error {
 	var sentinel error
 	switch pgCode(err) {
-	case codeCheckNotFound:
+	case codeCheckNotFound, codeForeignKeyViolation:
+		// A row the write refers to is not there: removed by a
+		// transaction that committed while the write waited for it.
 		sentinel = store.ErrNotFound
 	case codeCheckConflict:
 		sentinel = store.ErrConflict

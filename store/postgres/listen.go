@@ -14,11 +14,14 @@ import (
 
 // Wake-ups between instances. A transaction that creates a resolution that
 // is runnable or will become runnable, or writes one so (made due, moved
-// earlier), sends a notification on the store's channel just before it
-// commits; PostgreSQL delivers it to the listeners when, and only if, the
-// transaction commits. The payload is the public ids of those resolutions,
-// comma-separated, cut short of the payload limit: listeners only need to
-// know that something is due, the claim finds what.
+// earlier), or hands claims back, sends a notification on the store's
+// channel; PostgreSQL delivers it to the listeners when, and only if, the
+// transaction commits. A resolution update, a task creation (TaskCreate)
+// and a release send theirs from the statement itself, one per
+// resolution, its public id as the payload; a single resolution insert
+// leaves it to Commit, which sends one for all, the ids comma-separated,
+// cut short of the payload limit. Listeners only need to know that
+// something is due: the claim finds what.
 
 // maxPayload keeps notification payloads well under PostgreSQL's limit
 // (8000 bytes).

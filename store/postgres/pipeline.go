@@ -137,12 +137,23 @@ func (p *pipeline) Exec(ctx context.Context, sql string, args ...any) (pgconn.Co
 		return nil
 	}
 	if err := p.flush(ctx); err != nil {
-		return pgconn.CommandTag{}, failedCall(err)
+		return pgconn.CommandTag{}, ownError(execErr, err)
 	}
 	if execErr != nil {
 		p.failed = execErr
 	}
 	return tag, execErr
+}
+
+// ownError is the error a call reports when flush failed with err: the
+// call's own statement's error (ran, failed on the server) when it has
+// one, so that the caller can judge it (a broken reference, say), else
+// failedCall's.
+func ownError(own, err error) error {
+	if pgCode(own) != "" {
+		return own
+	}
+	return failedCall(err)
 }
 
 // QueryRow returns a row whose Scan sends the queued statements and sql.
@@ -181,7 +192,7 @@ func (r *pipelineRow) Scan(dest ...any) error {
 		return nil
 	})
 	if err := r.p.flush(r.ctx); err != nil {
-		return failedCall(err)
+		return ownError(scanErr, err)
 	}
 	if pgCode(scanErr) != "" {
 		r.p.failed = scanErr

@@ -379,9 +379,12 @@ func (s *Store) taskCreateArgs(t *store.Task, r *store.Resolution, e *store.Audi
 	if err != nil {
 		return nil, fmt.Errorf("task: %w", err)
 	}
+	// The statement is encoded when it is sent: every argument is a copy
+	// taken now.
 	var batch *string
 	if t.Batch != "" {
-		batch = &t.Batch
+		b := t.Batch
+		batch = &b
 	}
 	args := make([]any, 0, 38)
 	args = append(args, t.PublicID, t.TemplateName, t.TemplateVersion, ts(t.Created))

@@ -14,14 +14,18 @@ import (
 // take row locks (FOR NO KEY UPDATE), held until Commit or Rollback: a
 // second transaction locking the same row waits for this one to end.
 //
-// TaskUpdate, ResolutionUpdate and StepUpsert are deferred: they return at
-// once, and a failure (a row not found, say) is reported by the next call
-// of the transaction, at the latest by Commit, which then does not commit.
+// TaskCreate, TaskUpdate, ResolutionHold, ResolutionUpdate and StepUpsert
+// are deferred: they return at once, having taken their values, and are
+// sent with the transaction's next statement or with COMMIT. A deferred
+// write that fails makes the next call fail (errTxFailed, naming the
+// cause) and Commit report it (ErrNotFound for a row not there, say),
+// committing nothing.
 //
-// Inserts that break a rule (a conflict, a missing template version or
-// task) report it without aborting the transaction, as in the embedded
-// store. Any other failed statement aborts it in PostgreSQL: after such an
-// error only Rollback is of use.
+// The single inserts (TaskInsert, ResolutionInsert, AuditInsert, …) that
+// break a rule (a conflict, a missing template version or task) report it
+// without aborting the transaction, as in the embedded store; TaskCreate's
+// refusals fail it. Any other failed statement aborts it in PostgreSQL:
+// after such an error only Rollback is of use.
 type Tx struct {
 	s *Store
 	p *pipeline

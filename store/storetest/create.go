@@ -90,6 +90,40 @@ func createBehaviours() []behaviour {
 			require.Len(t, seen, len(tasks), "each task has its own id")
 		}},
 
+		{"DeferredWritesTakeTheirValuesAtTheCall", func(t *testing.T, b *bundle) {
+			// A store may send a deferred write later: what the caller
+			// changes after the call must not reach it.
+			first, second := b.insertBatch(t), b.insertBatch(t)
+			task := b.newTask(func(t *store.Task) {
+				t.Batch = first.PublicID
+				t.Tags = map[string]string{"k": "v"}
+			})
+			r := b.newResolution(task)
+			e := b.newAudit(task)
+			_, updated := b.taskWithResolution(t)
+			b.inTx(t, func(tx store.Tx) {
+				require.NoError(t, tx.TaskCreate(b.ctx, task, r, e))
+				task.Batch, task.Title, task.Tags["k"] = second.PublicID, "changed", "changed"
+				r.State, e.Operation = "CHANGED", "Changed"
+				changed := *updated
+				changed.RunCount = 3
+				require.NoError(t, tx.ResolutionUpdate(b.ctx, &changed))
+				changed.RunCount = 4
+			})
+			got, err := b.s.TaskGet(b.ctx, task.PublicID)
+			require.NoError(t, err)
+			require.Equal(t, first.PublicID, got.Batch)
+			require.Equal(t, "a task", got.Title)
+			require.Equal(t, map[string]string{"k": "v"}, got.Tags)
+			gotRes, err := b.s.ResolutionGet(b.ctx, r.PublicID)
+			require.NoError(t, err)
+			require.Equal(t, "TODO", gotRes.State)
+			require.Equal(t, "EditTask", b.auditTrail(t, got.ID)[0].Operation)
+			gotUpdated, err := b.s.ResolutionGet(b.ctx, updated.PublicID)
+			require.NoError(t, err)
+			require.Equal(t, 3, gotUpdated.RunCount)
+		}},
+
 		{"TaskCreateRefusalsCommitNothing", func(t *testing.T, b *bundle) {
 			takenTask, takenRes := b.taskWithResolution(t)
 			takenAudit := b.newAudit(takenTask)
