@@ -40,11 +40,13 @@ const maxPort = 65535
 // are accepted as -flag, --flag, -flag=value and --flag=value; non-boolean flags also take their
 // value as the next argument.
 //
-// This differs on purpose from µTask in four ways:
+// This differs on purpose from µTask in five ways:
 //   - FUNCTIONS is honoured as the fallback of --functions-path (µTask binds the variable but never
 //     reads it, so only the flag works there).
 //   - --http-port 0 means "pick a free port" (µTask refuses 0).
 //   - A negative port, or one above 65535, is the error "incorrect HTTP port range: <n>".
+//   - --http-host (SERVER_HOST) restricts the listening address (µTask listens on every
+//     interface, which stays the default).
 //   - An unknown --logs-format is an error at start (µTask starts without a log formatter and
 //     crashes on the first log line). Besides "text" and "gelf", "json" is accepted.
 type Flags struct {
@@ -67,6 +69,9 @@ type Flags struct {
 	// HTTPPort is the listening port (--http-port, SERVER_PORT); 0 picks a free port. Defaults to
 	// 8081.
 	HTTPPort int
+	// HTTPHost is the address the server listens on (--http-host, SERVER_HOST): an IP address or
+	// a host name. Empty, the default, is every interface, as in µTask.
+	HTTPHost string
 	// Debug sets the log level to debug (--debug, DEBUG). Defaults to false.
 	Debug bool
 	// MaintenanceMode refuses API writes and keeps background collectors stopped
@@ -79,7 +84,7 @@ type Flags struct {
 // flagValues receives the raw command-line values before the environment fallbacks apply.
 type flagValues struct {
 	initPath, pluginsPath, templatesPath, functionsPath, scriptsPath string
-	region, logsFormat                                               string
+	region, logsFormat, httpHost                                     string
 	httpPort                                                         int
 	debug, maintenanceMode                                           bool
 }
@@ -97,6 +102,7 @@ func newFlagSet(name string, v *flagValues) *flag.FlagSet {
 		"base directory of the script action (env SCRIPTS)")
 	fs.StringVar(&v.region, "region", DefaultRegion, "region label exposed to templates (env REGION)")
 	fs.IntVar(&v.httpPort, "http-port", DefaultHTTPPort, "HTTP listening port, 0 for any free port (env SERVER_PORT)")
+	fs.StringVar(&v.httpHost, "http-host", "", "HTTP listening address, empty for every interface (env SERVER_HOST)")
 	fs.BoolVar(&v.debug, "debug", false, "log at debug level (env DEBUG)")
 	fs.BoolVar(&v.maintenanceMode, "maintenance-mode", false,
 		"refuse API writes and do not start the collectors (env MAINTENANCE_MODE)")
@@ -191,6 +197,7 @@ func ParseFlags(name string, args []string, getenv func(string) string, wd strin
 		ScriptsPath:     abs(pick("scripts-path", v.scriptsPath, "SCRIPTS", DefaultScriptsPath)),
 		Region:          pick("region", v.region, "REGION", DefaultRegion),
 		HTTPPort:        port,
+		HTTPHost:        pick("http-host", v.httpHost, "SERVER_HOST", ""),
 		Debug:           pickBool("debug", v.debug, "DEBUG"),
 		MaintenanceMode: pickBool("maintenance-mode", v.maintenanceMode, "MAINTENANCE_MODE"),
 		LogsFormat:      pick("logs-format", v.logsFormat, "LOGS_FORMAT", DefaultLogsFormat),

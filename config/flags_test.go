@@ -48,6 +48,7 @@ func TestParseFlags(t *testing.T) {
 			"SCRIPTS":          "/opt/scripts/",
 			"REGION":           "eu-west",
 			"SERVER_PORT":      "9000",
+			"SERVER_HOST":      "127.0.0.1",
 			"DEBUG":            "true",
 			"MAINTENANCE_MODE": "1",
 			"LOGS_FORMAT":      "gelf",
@@ -61,6 +62,7 @@ func TestParseFlags(t *testing.T) {
 			ScriptsPath:     "/opt/scripts",
 			Region:          "eu-west",
 			HTTPPort:        9000,
+			HTTPHost:        "127.0.0.1",
 			Debug:           true,
 			MaintenanceMode: true,
 			LogsFormat:      "gelf",
@@ -73,11 +75,12 @@ func TestParseFlags(t *testing.T) {
 		env := envFunc(map[string]string{
 			"INIT": "/env/init", "TEMPLATES": "/env/tpl", "FUNCTIONS": "/env/fn", "REGION": "env",
 			"SERVER_PORT": "9000", "DEBUG": "true", "MAINTENANCE_MODE": "true", "LOGS_FORMAT": "gelf",
+			"SERVER_HOST": "0.0.0.0",
 		})
 		args := []string{
 			"--init-path", "/flag/init", "-templates-path=a:b", "--functions-path=/flag/fn",
 			"-region", "flag", "--http-port=0", "--debug=false", "-maintenance-mode=false",
-			"--logs-format", "json",
+			"--logs-format", "json", "--http-host", "::1",
 		}
 
 		f, err := config.ParseFlags("utask", args, env, wd)
@@ -87,6 +90,7 @@ func TestParseFlags(t *testing.T) {
 		require.Equal(t, "/flag/fn", f.FunctionsPath)
 		require.Equal(t, "flag", f.Region)
 		require.Equal(t, 0, f.HTTPPort)
+		require.Equal(t, "::1", f.HTTPHost)
 		require.False(t, f.Debug)
 		require.False(t, f.MaintenanceMode)
 		require.Equal(t, "json", f.LogsFormat)

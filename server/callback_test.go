@@ -205,7 +205,8 @@ func TestCallbackLeavesAPausedResolutionPaused(t *testing.T) {
 }
 
 // With --http-port 0 and no base URL, callback URLs carry the port the
-// server listens on, not 0.
+// server listens on, not 0. The server listens on the address
+// --http-host names.
 func TestCallbackURLOnAPickedPort(t *testing.T) {
 	t.Parallel()
 	workDir := t.TempDir()
@@ -217,14 +218,16 @@ func TestCallbackURLOnAPickedPort(t *testing.T) {
 			Region:         "default",
 			LogsFormat:     "text",
 			HTTPPort:       0,
+			HTTPHost:       "127.0.0.1",
 		},
 		Environ: withDefaults(nil),
 		WorkDir: workDir,
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	require.NoError(t, err)
-	_, port, err := net.SplitHostPort(srv.Addr())
+	host, port, err := net.SplitHostPort(srv.Addr())
 	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", host, "--http-host")
 	ts := &testServer{srv: srv, base: "http://127.0.0.1:" + port, workDir: workDir}
 	t.Cleanup(func() { ts.stop(t) })
 	_, out := ts.waitingCallbackTask(t)

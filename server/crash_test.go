@@ -46,7 +46,7 @@ func startBinary(t *testing.T, bin string, environ []string) *binary {
 	t.Helper()
 	templates, err := filepath.Abs(filepath.Join("testdata", "multi"))
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "--http-port", "0", "--templates-path", templates)
+	cmd := exec.Command(bin, "--http-host", "127.0.0.1", "--http-port", "0", "--templates-path", templates)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), environ...)
 	stdout, err := cmd.StdoutPipe()

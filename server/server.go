@@ -112,7 +112,7 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	// Listen first: with --http-port 0 the port is only known then, and the
 	// callback URLs may be built on it.
 	if opts.Listener == nil {
-		ln, lerr := net.Listen("tcp", ":"+strconv.Itoa(opts.Flags.HTTPPort))
+		ln, lerr := net.Listen("tcp", net.JoinHostPort(opts.Flags.HTTPHost, strconv.Itoa(opts.Flags.HTTPPort)))
 		if lerr != nil {
 			return nil, fmt.Errorf("listen: %w", lerr)
 		}
@@ -542,8 +542,8 @@ func getenv(environ []string, key string) string {
 // callbackURLs returns where the URLs of callbacks point: the
 // callback-config item, else the base_url of utask-cfg. With neither, a
 // server set up with nothing still works for callers on its own host: the
-// URLs point at the loopback address on the port it listens on, and a
-// warning says to configure the public one.
+// URLs point at the loopback address (or the one address it listens on) on
+// the port it listens on, and a warning says to configure the public one.
 func callbackURLs(items *config.Store, baseURL string, opts Options, log *slog.Logger) (callback.URLs, error) {
 	cc, err := items.CallbackConfig()
 	if err != nil {
@@ -555,13 +555,16 @@ func callbackURLs(items *config.Store, baseURL string, opts Options, log *slog.L
 	if baseURL != "" {
 		return callback.URLs{BaseURL: strings.TrimSuffix(baseURL, "/")}, nil
 	}
-	port := strconv.Itoa(opts.Flags.HTTPPort)
+	host, port := "127.0.0.1", strconv.Itoa(opts.Flags.HTTPPort)
 	if opts.Listener != nil {
-		if _, p, err := net.SplitHostPort(opts.Listener.Addr().String()); err == nil {
+		if h, p, err := net.SplitHostPort(opts.Listener.Addr().String()); err == nil {
 			port = p
+			if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+				host = h // --http-host named one address
+			}
 		}
 	}
-	local := "http://" + net.JoinHostPort("127.0.0.1", port)
+	local := "http://" + net.JoinHostPort(host, port)
 	log.Warn("callback URLs point at this host only: set base_url in the callback-config or utask-cfg item",
 		"callback_base_url", local)
 	return callback.URLs{BaseURL: local}, nil

@@ -54,7 +54,7 @@ func startBinary(t *testing.T, bin, dir string) *process {
 	t.Helper()
 	templates, err := filepath.Abs(filepath.Join("..", "..", "templates"))
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "--http-port", "0", "--templates-path", templates)
+	cmd := exec.Command(bin, "--http-host", "127.0.0.1", "--http-port", "0", "--templates-path", templates)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CONFIGURATION_FROM=")
 	stdout, err := cmd.StdoutPipe()
