@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,7 +95,6 @@ func TestNoExecutionSlotsRunsNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *engine.Config) {
 		c.NoExecutionSlots = true
-		c.RunNowWait = 20 * time.Millisecond
 		c.PollInterval = 10 * time.Millisecond
 	})
 	_, accepted := b.create(t, echoTemplate, nil)
@@ -103,7 +103,7 @@ func TestNoExecutionSlotsRunsNothing(t *testing.T) {
 	require.NoError(t, b.engine.Start(context.Background()))
 	b.engine.Launch(accepted)
 	b.engine.Wake()
-	require.NoError(t, b.engine.RunNow(context.Background(), due), "RunNow answers once it waited")
+	require.ErrorIs(t, b.engine.RunNow(context.Background(), due), engine.ErrNoExecutionSlots)
 
 	time.Sleep(200 * time.Millisecond) // an echo resolution runs in a few ms
 	r, _, _ := b.read(t, accepted)
@@ -116,4 +116,110 @@ func TestNoExecutionSlotsRunsNothing(t *testing.T) {
 	r, _, _ = b.read(t, accepted)
 	require.Equal(t, state.ResToAutorun, r.State, "handed back at Stop")
 	require.Nil(t, r.InstanceID)
+}
+
+const waitTemplate = `
+name: waits
+description: one step that waits for a wake-up
+title_format: waits
+steps:
+  wait:
+    description: waits for something outside
+    action:
+      type: wait
+`
+
+// pgPair starts two engines on one PostgreSQL schema, the second without
+// execution slots, both tuned further by mod.
+func pgPair(t *testing.T, mod func(*engine.Config)) (busy, idle *testBundle) {
+	t.Helper()
+	var (
+		mu sync.Mutex
+		n  int
+	)
+	bs := pgBundles(t, 2, func(c *engine.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		mod(c)
+		c.NoExecutionSlots = n == 1
+		n++
+	})
+	return bs[0], bs[1]
+}
+
+// A run asked of an instance without execution slots (a callback called,
+// or "run resolution", that a load balancer sent there) is refused at once
+// with ErrNoExecutionSlots; the wake-up its caller then records (as the
+// service does) makes another instance run it.
+func TestRunNowOnAnInstanceWithoutSlotsIsLeftToTheOthers(t *testing.T) {
+	t.Parallel()
+	busy, idle := pgPair(t, func(c *engine.Config) { c.PollInterval = 200 * time.Millisecond })
+	ctx := context.Background()
+
+	_, resID := busy.create(t, waitTemplate, nil)
+	busy.engine.Launch(resID)
+	var before int
+	require.Eventually(t, func() bool {
+		r, err := busy.db.ResolutionGet(ctx, resID)
+		if err != nil {
+			return false
+		}
+		before = r.RunCount
+		return r.State == state.ResWaiting
+	}, 10*time.Second, 10*time.Millisecond)
+
+	require.ErrorIs(t, idle.engine.RunNow(ctx, resID), engine.ErrNoExecutionSlots)
+	require.NoError(t, idle.engine.WakeResolution(ctx, resID))
+	require.Eventually(t, func() bool {
+		r, err := busy.db.ResolutionGet(ctx, resID)
+		return err == nil && r.RunCount > before
+	}, 10*time.Second, 10*time.Millisecond, "the instance with slots ran it")
+}
+
+// An instance without execution slots does not bid for leadership: as
+// leader it could run none of the dead instances' work it takes over. The
+// instance with slots leads and recovers it.
+func TestInstanceWithoutSlotsDoesNotLead(t *testing.T) {
+	t.Parallel()
+	busy, idle := pgPair(t, func(*engine.Config) {})
+	ctx := context.Background()
+	require.Eventually(t, busy.engine.IsLeader, 10*time.Second, 10*time.Millisecond)
+
+	dead, err := busy.db.InstanceRegister(ctx, time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	_, resID := busy.create(t, echoTemplate, nil)
+	orphan(t, busy.db, resID, dead)
+	require.Eventually(t, func() bool {
+		r, err := busy.db.ResolutionGet(ctx, resID)
+		return err == nil && r.State == state.ResDone
+	}, 10*time.Second, 10*time.Millisecond, "the dead instance's resolution is recovered")
+	require.False(t, idle.engine.IsLeader())
+}
+
+// A run asked while every slot is taken, still waiting for one when the
+// instance stops, is not lost: Stop records a wake-up, so that the
+// resolution (waiting) is due for another instance or the next start.
+func TestRunNowWaitingForASlotIsKeptAtStop(t *testing.T) {
+	t.Parallel()
+	b, busy, _, _ := oneSlot(t, func(c *engine.Config) {
+		c.RunNowWait = 20 * time.Millisecond
+		c.ShutdownGrace = 50 * time.Millisecond
+	})
+	ctx := context.Background()
+	_, waiting := b.create(t, waitTemplate, nil)
+	r, _, _ := b.run(t, waiting)
+	require.Equal(t, state.ResWaiting, r.State)
+
+	require.NoError(t, b.engine.Start(ctx))
+	b.engine.Launch(busy)
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, busy)
+		return r.State == state.ResRunning
+	}, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, b.engine.RunNow(ctx, waiting), "answered while the cycle waits for the slot")
+	b.engine.Stop()
+
+	r, _, _ = b.read(t, waiting)
+	require.NotNil(t, r.NextRetry, "no wake-up recorded")
+	require.True(t, r.LastStart == nil || r.NextRetry.After(*r.LastStart), "the wake-up is after the last start")
 }

@@ -41,10 +41,11 @@ type Config struct {
 	// the default; use a negative value for no limit).
 	MaxConcurrentExecutions int
 	// NoExecutionSlots gives the engine no execution slot at all
-	// (max_concurrent_executions: 0): it claims nothing, takes over no dead
-	// instance's work, and starts no cycle; what this instance accepts
-	// waits for Stop to hand it back. MaxConcurrentExecutions is then
-	// ignored.
+	// (max_concurrent_executions: 0): it claims nothing, does not bid for
+	// leadership (so takes over no dead instance's work and leaves the
+	// maintenance to others), starts no cycle, and refuses RunNow
+	// (ErrNoExecutionSlots); what this instance accepts waits for Stop to
+	// hand it back. MaxConcurrentExecutions is then ignored.
 	NoExecutionSlots bool
 	// SingleInstance says that no other process shares the store (the
 	// embedded store): at start every resolution another instance held is
@@ -182,6 +183,9 @@ var (
 	ErrAlreadyDone = errors.New("Can't run resolution: already done")
 	// ErrShuttingDown: the engine is stopping.
 	ErrShuttingDown = errors.New("instance is shutting down")
+	// ErrNoExecutionSlots: the engine has no execution slot
+	// (Config.NoExecutionSlots): it runs nothing.
+	ErrNoExecutionSlots = errors.New("instance runs no resolution (max_concurrent_executions is 0)")
 )
 
 // New checks cfg and returns an engine; Start makes it look for work.
@@ -349,9 +353,16 @@ const claimBatch = 64
 func (e *Engine) claimLoop() {
 	defer e.wg.Done()
 	for {
+		select {
+		case <-e.shutdown:
+			return // Launch runs nothing once the engine stops: claim nothing
+		default:
+		}
 		limit := e.claimLimit()
 		if limit > 0 {
-			ids, err := e.cfg.Store.ResolutionClaimRunnable(e.ctx, e.cfg.InstanceID, e.cfg.Now(), limit)
+			// Stop cancels a claim in flight (stopCtx): what it would take
+			// could not start.
+			ids, err := e.cfg.Store.ResolutionClaimRunnable(e.stopCtx, e.cfg.InstanceID, e.cfg.Now(), limit)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				e.log.ErrorContext(e.ctx, "engine: claim resolutions", "err", err)
 			}
@@ -359,13 +370,7 @@ func (e *Engine) claimLoop() {
 				e.Launch(id)
 			}
 			if len(ids) == limit {
-				select {
-				case <-e.shutdown:
-					// Launch runs nothing once the engine stops: claim no more.
-					return
-				default:
-					continue
-				}
+				continue
 			}
 		}
 		wait := jitter(e.cfg.PollInterval)
@@ -446,6 +451,9 @@ func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
 		return ErrShuttingDown
 	default:
 	}
+	if e.cfg.NoExecutionSlots {
+		return ErrNoExecutionSlots
+	}
 	started := make(chan error, 1)
 	e.wg.Add(1)
 	go func() {
@@ -454,6 +462,13 @@ func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
 		if errors.Is(err, errNothingToRun) {
 			err = nil
 			c = nil
+		}
+		if errors.Is(err, ErrShuttingDown) {
+			// The engine stopped while the run waited for a slot: a
+			// wake-up keeps it for another instance, or this one's next
+			// start, where it can be one (a resolution waiting or in
+			// error).
+			e.wakeAtStop(resolutionID)
 		}
 		started <- err
 		if c != nil {
@@ -469,6 +484,16 @@ func (e *Engine) RunNow(ctx context.Context, resolutionID string) error {
 		return nil
 	case <-ctx.Done():
 		return nil
+	}
+}
+
+// wakeAtStop records a wake-up of the resolution id, whose run the stopping
+// engine could not start.
+func (e *Engine) wakeAtStop(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.WakeResolution(ctx, id); err != nil {
+		e.log.WarnContext(ctx, "engine: keep a run asked before the stop", "resolution_id", id, "err", err)
 	}
 }
 
@@ -488,8 +513,11 @@ func (e *Engine) RunSync(ctx context.Context, resolutionID string) error {
 
 // Stop stops claiming work, lets running steps finish for the grace period,
 // then interrupts them; resolutions left with steps in flight end CRASHED.
-// Once every goroutine of the engine has ended, it hands back the claimed
-// resolutions that did not start, then returns.
+// Once every goroutine of the engine has ended, it hands back the accepted
+// or claimed resolutions that did not start (AUTORUNNING), and records a
+// wake-up of those a RunNow left waiting for a slot, then returns. A retry
+// (RETRY) claimed as Stop began, a rare case since Stop cancels the claim
+// in flight, waits for the instance to be seen dead.
 func (e *Engine) Stop() {
 	e.stopOnce.Do(func() {
 		close(e.shutdown)

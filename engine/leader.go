@@ -35,6 +35,12 @@ func jitter(d time.Duration) time.Duration {
 // it leads, until Stop; then it resigns.
 func (e *Engine) leaderLoop() {
 	defer e.wg.Done()
+	if e.cfg.NoExecutionSlots {
+		// An instance that runs nothing does not lead: a leader takes over
+		// the work of dead instances, which it could not run, and would keep
+		// the instances that can from doing it.
+		return
+	}
 	ctx := e.stopCtx
 	var (
 		term       *store.LeaderTerm
@@ -118,15 +124,11 @@ func (e *Engine) leaderLoop() {
 func (e *Engine) maintain(ctx context.Context) {
 	now := e.cfg.Now()
 	aliveSince := now.Add(-e.cfg.DeadAfter)
-	if !e.cfg.NoExecutionSlots {
-		// An instance that runs nothing leaves the work of dead ones to
-		// those that can.
-		orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, aliveSince)
-		if err != nil {
-			e.log.ErrorContext(ctx, "engine: claim resolutions of dead instances", "err", err)
-		}
-		e.recover(orphans)
+	orphans, err := e.cfg.Store.ResolutionClaimOrphans(ctx, e.cfg.InstanceID, aliveSince)
+	if err != nil {
+		e.log.ErrorContext(ctx, "engine: claim resolutions of dead instances", "err", err)
 	}
+	e.recover(orphans)
 	if n, err := e.cfg.Store.InstanceDeleteDead(ctx, e.cfg.InstanceID, aliveSince); err != nil {
 		e.log.ErrorContext(ctx, "engine: delete dead instances", "err", err)
 	} else if n > 0 {

@@ -15,7 +15,8 @@ type runner struct {
 }
 
 // RunNow runs a cycle now; a resolution that cannot run in its state is a
-// bad request, and an engine that is stopping a temporary refusal.
+// bad request, and an engine that is stopping or runs nothing a refusal
+// that another instance may not make.
 func (r runner) RunNow(ctx context.Context, id string) error {
 	err := r.Engine.RunNow(ctx, id)
 	switch {
@@ -23,7 +24,7 @@ func (r runner) RunNow(ctx context.Context, id string) error {
 		return nil
 	case errors.Is(err, engine.ErrAlreadyRunning), errors.Is(err, engine.ErrAlreadyDone), errors.Is(err, engine.ErrCancelled):
 		return service.Errorf(service.KindBadRequest, "%s", err.Error())
-	case errors.Is(err, engine.ErrShuttingDown):
+	case errors.Is(err, engine.ErrShuttingDown), errors.Is(err, engine.ErrNoExecutionSlots):
 		return service.Errorf(service.KindMaintenance, "%s", err.Error())
 	}
 	return err
