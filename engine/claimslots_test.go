@@ -19,11 +19,11 @@ func TestClaimsStopAtTheFreeSlots(t *testing.T) {
 	t.Parallel()
 	const slots, n = 2, 8
 	bs := pgBundles(t, 2, func(c *engine.Config) { c.MaxConcurrentExecutions = slots })
-	url, answer := waitingServer(t)
+	ws := waitingServer(t)
 
 	ids := make([]string, n)
 	for i := range ids {
-		_, ids[i] = bs[0].create(t, waitForCallTemplate, map[string]any{"url": url})
+		_, ids[i] = bs[0].create(t, waitForCallTemplate, map[string]any{"url": ws.url})
 	}
 	for _, id := range ids {
 		release(t, bs[0].db, id) // due, held by none: both instances are told
@@ -54,7 +54,7 @@ func TestClaimsStopAtTheFreeSlots(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	answer()
+	ws.answer()
 	require.Eventually(t, func() bool {
 		for _, id := range ids {
 			r, err := bs[0].db.ResolutionGet(context.Background(), id)
@@ -222,4 +222,43 @@ func TestRunNowWaitingForASlotIsKeptAtStop(t *testing.T) {
 	r, _, _ = b.read(t, waiting)
 	require.NotNil(t, r.NextRetry, "no wake-up recorded")
 	require.True(t, r.LastStart == nil || r.NextRetry.After(*r.LastStart), "the wake-up is after the last start")
+}
+
+// A stopping instance heartbeats while its steps finish in the grace
+// period: no other instance takes its resolutions over meanwhile and runs
+// a step a second time, at once.
+func TestStoppingInstanceIsNotTakenOverDuringTheGrace(t *testing.T) {
+	t.Parallel()
+	ws := waitingServer(t)
+	bs := pgBundles(t, 2, func(c *engine.Config) {
+		c.HeartbeatInterval = 50 * time.Millisecond
+		c.DeadAfter = 200 * time.Millisecond
+		c.MaintenanceInterval = 50 * time.Millisecond
+		c.ShutdownGrace = 10 * time.Second
+	})
+	stopping, other := bs[0], bs[1]
+	ctx := context.Background()
+	_, resID := stopping.create(t, waitForCallTemplate, map[string]any{"url": ws.url})
+	stopping.engine.Launch(resID)
+	require.Eventually(t, func() bool { return ws.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		stopping.engine.Stop()
+	}()
+	time.Sleep(time.Second) // five times DeadAfter: the other instance leads by now
+	require.Eventually(t, other.engine.IsLeader, 10*time.Second, 5*time.Millisecond)
+	r, err := other.db.ResolutionGet(ctx, resID)
+	require.NoError(t, err)
+	require.Equal(t, state.ResRunning, r.State, "taken over while its step ran")
+	require.Equal(t, stopping.engine.InstanceID(), *r.InstanceID)
+
+	ws.answer()
+	<-stopped
+	require.Eventually(t, func() bool {
+		r, err := other.db.ResolutionGet(ctx, resID)
+		return err == nil && r.State == state.ResDone
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, int32(1), ws.calls.Load(), "the step ran once")
 }

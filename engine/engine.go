@@ -171,6 +171,13 @@ type Engine struct {
 	stopCancel context.CancelFunc
 	stopOnce   sync.Once
 	wg         sync.WaitGroup
+	// The heartbeat outlives the other loops: it goes on while Stop lets
+	// the cycles finish, or the instance would be taken for dead and its
+	// resolutions taken over with steps still in flight. hbStop ends it,
+	// hbDone says it ended (once Start started it).
+	hbStop  chan struct{}
+	hbDone  chan struct{}
+	started atomic.Bool
 }
 
 // Errors of RunNow that callers branch on.
@@ -259,6 +266,8 @@ func New(cfg Config) (*Engine, error) {
 		shutdown:  make(chan struct{}),
 
 		recoverWake: make(chan struct{}, 1),
+		hbStop:      make(chan struct{}),
+		hbDone:      make(chan struct{}),
 	}
 	switch {
 	case cfg.NoExecutionSlots:
@@ -297,9 +306,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		}
 		e.recover(orphans)
 	}
-	e.wg.Add(5)
+	e.started.Store(true)
+	go func() {
+		defer close(e.hbDone)
+		e.heartbeatLoop()
+	}()
+	e.wg.Add(4)
 	go e.claimLoop()
-	go e.heartbeatLoop()
 	go e.leaderLoop()
 	go e.recoverLoop()
 	go func() {
@@ -319,27 +332,35 @@ func (e *Engine) Start(ctx context.Context) error {
 // heartbeat loop should interrupt this instance's attempts once its last
 // recorded heartbeat nears DeadAfter.
 
+// heartbeatLoop records the instance's heartbeat every HeartbeatInterval
+// until hbStop, which Stop closes once every cycle has ended.
 func (e *Engine) heartbeatLoop() {
-	defer e.wg.Done()
 	t := time.NewTicker(e.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-e.shutdown:
+		case <-e.hbStop:
 			return
 		case <-t.C:
-			err := e.cfg.Store.InstanceHeartbeat(e.stopCtx, e.cfg.InstanceID, e.cfg.Now())
-			if errors.Is(err, store.ErrNotFound) {
-				// The instance was taken for dead while it could not
-				// heartbeat, and its row removed: without it, everything
-				// it claims from now on would be taken over as orphaned.
-				e.log.WarnContext(e.stopCtx, "engine: instance was taken for dead, rejoining")
-				err = e.cfg.Store.InstanceRejoin(e.stopCtx, e.cfg.InstanceID, e.cfg.Now())
-			}
-			if err != nil && !errors.Is(err, context.Canceled) {
-				e.log.ErrorContext(e.stopCtx, "engine: heartbeat", "err", err)
-			}
+			e.heartbeat()
 		}
+	}
+}
+
+// heartbeat records one heartbeat, given at most a heartbeat interval.
+func (e *Engine) heartbeat() {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.HeartbeatInterval)
+	defer cancel()
+	err := e.cfg.Store.InstanceHeartbeat(ctx, e.cfg.InstanceID, e.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		// The instance was taken for dead while it could not heartbeat,
+		// and its row removed: without it, everything it claims from now
+		// on would be taken over as orphaned.
+		e.log.WarnContext(ctx, "engine: instance was taken for dead, rejoining")
+		err = e.cfg.Store.InstanceRejoin(ctx, e.cfg.InstanceID, e.cfg.Now())
+	}
+	if err != nil {
+		e.log.ErrorContext(ctx, "engine: heartbeat", "err", err)
 	}
 }
 
@@ -433,7 +454,11 @@ func (e *Engine) Launch(resolutionID string) {
 		e.launching.Add(-1)
 		e.signalSlotFreed()
 		if err != nil {
-			if !errors.Is(err, errNothingToRun) && !errors.Is(err, errRelaunched) {
+			switch {
+			case errors.Is(err, ErrShuttingDown):
+				// Stop hands it back once every cycle has ended.
+				e.log.DebugContext(e.ctx, "engine: not started, stopping", "resolution_id", resolutionID)
+			case !errors.Is(err, errNothingToRun) && !errors.Is(err, errRelaunched):
 				e.log.ErrorContext(e.ctx, "engine: start cycle", "resolution_id", resolutionID, "err", err)
 			}
 			return
@@ -511,8 +536,10 @@ func (e *Engine) RunSync(ctx context.Context, resolutionID string) error {
 	return nil
 }
 
-// Stop stops claiming work, lets running steps finish for the grace period,
-// then interrupts them; resolutions left with steps in flight end CRASHED.
+// Stop stops claiming work, lets running steps finish for the grace period
+// (the instance goes on heartbeating meanwhile, so that no other takes its
+// resolutions over), then interrupts them; resolutions left with steps in
+// flight end CRASHED.
 // Once every goroutine of the engine has ended, it hands back the accepted
 // or claimed resolutions that did not start (AUTORUNNING), and records a
 // wake-up of those a RunNow left waiting for a slot, then returns. A retry
@@ -535,6 +562,10 @@ func (e *Engine) Stop() {
 		}
 		e.cancel()
 		e.releaseClaims()
+		close(e.hbStop)
+		if e.started.Load() {
+			<-e.hbDone
+		}
 	})
 }
 

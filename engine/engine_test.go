@@ -609,22 +609,30 @@ steps:
     action: {type: http, configuration: {url: "{{.input.url}}", method: GET}}
 `
 
-// waitingServer starts a loopback HTTP server whose requests wait until
-// answer is called, at the latest when the test ends.
-func waitingServer(t *testing.T) (url string, answer func()) {
+// waitServer is a loopback HTTP server whose requests wait until answer is
+// called, at the latest when the test ends; calls counts the requests.
+type waitServer struct {
+	url    string
+	answer func()
+	calls  atomic.Int32
+}
+
+func waitingServer(t *testing.T) *waitServer {
 	t.Helper()
 	release := make(chan struct{})
 	var once sync.Once
-	answer = func() { once.Do(func() { close(release) }) }
+	ws := &waitServer{answer: func() { once.Do(func() { close(release) }) }}
 	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		ws.calls.Add(1)
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
 	}))
 	t.Cleanup(srv.Close)
-	t.Cleanup(answer) // before Close, which waits for the requests
-	return srv.URL, answer
+	t.Cleanup(ws.answer) // before Close, which waits for the requests
+	ws.url = srv.URL
+	return ws
 }
 
 // oneSlot returns an engine with one execution slot, configured further by
@@ -636,10 +644,10 @@ func oneSlot(t *testing.T, mod func(*engine.Config)) (b *testBundle, busy, queue
 		c.MaxConcurrentExecutions = 1
 		mod(c)
 	})
-	url, answer := waitingServer(t)
-	_, busy = b.create(t, waitForCallTemplate, map[string]any{"url": url})
-	_, queued = b.create(t, waitForCallTemplate, map[string]any{"url": url})
-	return b, busy, queued, answer
+	ws := waitingServer(t)
+	_, busy = b.create(t, waitForCallTemplate, map[string]any{"url": ws.url})
+	_, queued = b.create(t, waitForCallTemplate, map[string]any{"url": ws.url})
+	return b, busy, queued, ws.answer
 }
 
 func TestRunNowDoesNotWaitForASlot(t *testing.T) {

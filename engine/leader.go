@@ -198,7 +198,12 @@ func (e *Engine) recoverLoop() {
 			defer e.releaseCrashedSlot()
 			c, err := e.startCycle(e.ctx, id, true)
 			if err != nil {
-				if !errors.Is(err, errNothingToRun) {
+				switch {
+				case errors.Is(err, ErrShuttingDown):
+					// Recovered again once this instance is seen dead.
+					e.log.DebugContext(e.ctx, "engine: recovered resolution not started, stopping",
+						"resolution_id", id)
+				case !errors.Is(err, errNothingToRun):
 					e.log.ErrorContext(e.ctx, "engine: start recovered cycle", "resolution_id", id, "err", err)
 				}
 				return
