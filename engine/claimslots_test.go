@@ -239,14 +239,7 @@ func TestStoppingInstanceIsNotTakenOverDuringTheGrace(t *testing.T) {
 	stopping, other := bs[0], bs[1]
 	ctx := context.Background()
 	_, resID := stopping.create(t, waitForCallTemplate, map[string]any{"url": ws.url})
-	stopping.engine.Launch(resID)
-	require.Eventually(t, func() bool { return ws.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
-
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		stopping.engine.Stop()
-	}()
+	stopped := callThenStop(t, stopping, resID, ws)
 	time.Sleep(time.Second) // five times DeadAfter: the other instance leads by now
 	require.Eventually(t, other.engine.IsLeader, 10*time.Second, 5*time.Millisecond)
 	r, err := other.db.ResolutionGet(ctx, resID)
@@ -261,4 +254,59 @@ func TestStoppingInstanceIsNotTakenOverDuringTheGrace(t *testing.T) {
 		return err == nil && r.State == state.ResDone
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, int32(1), ws.calls.Load(), "the step ran once")
+}
+
+const oneRunTemplate = `
+name: one-run
+description: a call that waits, then an echo, with a single run allowed
+title_format: one run
+retry_max: 1
+inputs:
+  - {name: url, description: url}
+steps:
+  call:
+    description: wait
+    action: {type: http, configuration: {url: "{{.input.url}}", method: GET}}
+  after:
+    description: after the call
+    dependencies: [call]
+    action: {type: echo, configuration: {output: {said: "after"}}}
+`
+
+// A run that a stop cuts short (the steps not started yet end TO_RETRY)
+// does not count against the run limit, and the resolution is due at once:
+// a stop is no failure, and must not block a resolution allowed one run.
+func TestRunCutByAStopIsNotCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *engine.Config) { c.ShutdownGrace = 10 * time.Second })
+	ws := waitingServer(t)
+	_, resID := b.create(t, oneRunTemplate, map[string]any{"url": ws.url})
+	require.NoError(t, b.engine.Start(context.Background()))
+	stopped := callThenStop(t, b, resID, ws)
+	time.Sleep(50 * time.Millisecond) // Stop has begun: "after" will not start
+	ws.answer()
+	<-stopped
+
+	r, _, steps := b.read(t, resID)
+	require.Equal(t, state.ResError, r.State, "not BLOCKED_MAXRETRIES: the run was cut, not failed")
+	require.Equal(t, 0, r.RunCount, "the cut run is not counted")
+	require.NotNil(t, r.NextRetry)
+	require.False(t, r.NextRetry.After(b.clock.Now()), "due at once")
+	require.Equal(t, state.Done, steps["call"].State)
+	require.Equal(t, state.ToRetry, steps["after"].State)
+}
+
+// callThenStop launches resID on b, waits until its step calls ws, then
+// begins b's Stop in the background: the channel is closed once Stop
+// returns.
+func callThenStop(t *testing.T, b *testBundle, resID string, ws *waitServer) <-chan struct{} {
+	t.Helper()
+	b.engine.Launch(resID)
+	require.Eventually(t, func() bool { return ws.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		b.engine.Stop()
+	}()
+	return stopped
 }

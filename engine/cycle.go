@@ -735,6 +735,19 @@ func (c *cycle) finish() {
 		}
 		task.Result = result
 	case state.ResError, state.ResCrashed:
+		if c.e.stopping() {
+			// The instance is stopping: the steps it did not start end
+			// TO_RETRY, those it interrupted stay RUNNING. This run was cut
+			// short, not failed: it does not count against the run limit,
+			// and the resolution is due at once, for another instance or
+			// this one's next start (a CRASHED one is recovered once this
+			// instance is seen dead).
+			res.RunCount = max(0, res.RunCount-1)
+			if end == state.ResError {
+				res.NextRetry = &now
+			}
+			break
+		}
 		if res.RunCount >= res.RunMax {
 			c.readRunMax()
 		}

@@ -608,6 +608,16 @@ func (e *Engine) releaseSlot() {
 	}
 }
 
+// stopping reports whether Stop has begun.
+func (e *Engine) stopping() bool {
+	select {
+	case <-e.shutdown:
+		return true
+	default:
+		return false
+	}
+}
+
 // signalSlotFreed wakes claimLoop if it waits for a free slot.
 func (e *Engine) signalSlotFreed() {
 	select {
