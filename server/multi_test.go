@@ -106,6 +106,12 @@ const multiConfig = `{"admin_usernames":["admin"],"database_config":{"max_open_c
 // on a loopback port of its own, serving the templates of testdata/multi.
 func startInstance(t *testing.T, dbURL string, tuning server.EngineTuning) *testServer {
 	t.Helper()
+	return startInstanceWith(t, dbURL, tuning, multiConfig)
+}
+
+// startInstanceWith is startInstance with the utask-cfg item utaskCfg.
+func startInstanceWith(t *testing.T, dbURL string, tuning server.EngineTuning, utaskCfg string) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -123,7 +129,7 @@ func startInstance(t *testing.T, dbURL string, tuning server.EngineTuning) *test
 		},
 		Environ: []string{
 			"CONFIGURATION_FROM=env:CFG", "CFG_DATABASE=" + dbURL, "CFG_ENCRYPTION_KEY=" + testKey,
-			"CFG_UTASK_CFG=" + multiConfig,
+			"CFG_UTASK_CFG=" + utaskCfg,
 		},
 		WorkDir:  workDir,
 		Logger:   logger,

@@ -123,6 +123,7 @@ func (s *Service) insertBatch(ctx context.Context, b *store.Batch, tasks []*newT
 	}
 
 	for _, nt := range tasks {
+		s.leaveToClaims(nt.res)
 		if _, err := s.insertTaskTx(ctx, tx, nt.task, nt.res, id, comment, OpBatchCreateTask); err != nil {
 			return err
 		}

@@ -168,6 +168,9 @@ func (s *Service) storeNewTask(ctx context.Context, id auth.Identity, nt *newTas
 	// The answer describes the task as it was created, before it started.
 	created := *t
 	rsv := s.reserveStart(t, res)
+	if rsv == nil {
+		s.leaveToClaims(res)
+	}
 
 	comment, err := s.insertTask(ctx, t, res, id, commentText)
 	if err != nil {
@@ -225,8 +228,22 @@ func (s *Service) reserveStart(t *store.Task, res *store.Resolution) Reservation
 	return rsv
 }
 
+// leaveToClaims makes a new resolution that this instance would run, but
+// cannot start at once, runnable by any instance (TO_AUTORUN, held by
+// none): the first with a free execution slot claims it, rather than it
+// waiting here for one of this instance's. Only a runner that reserves
+// cycles (the engine) claims work this way; with any other, res is kept.
+func (s *Service) leaveToClaims(res *store.Resolution) {
+	if _, ok := s.cfg.Runner.(Starter); !ok || res == nil || res.State != state.ResAutorunning {
+		return
+	}
+	res.State = state.ResToAutorun
+	res.InstanceID = nil
+}
+
 // startResolution starts the new resolution res, claimed by this instance,
-// or tells the engine of it when it is delayed; nil does nothing.
+// or tells the engine of it when it is left to claims (delayed, or waiting
+// for a free slot); nil does nothing.
 func (s *Service) startResolution(res *store.Resolution) {
 	switch {
 	case res == nil:
