@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/utask/utask/engine"
+	"github.com/utask/utask/resource"
 	"github.com/utask/utask/state"
 )
 
@@ -294,6 +296,56 @@ func TestRunCutByAStopIsNotCounted(t *testing.T) {
 	require.False(t, r.NextRetry.After(b.clock.Now()), "due at once")
 	require.Equal(t, state.Done, steps["call"].State)
 	require.Equal(t, state.ToRetry, steps["after"].State)
+}
+
+// A run whose step fails for real while the instance is stopping is a
+// failed run, counted as any other: with a single run allowed, the
+// resolution is blocked.
+func TestRealFailureDuringAStopIsCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *engine.Config) { c.ShutdownGrace = 10 * time.Second })
+	ws := waitingServerAnswering(t, http.StatusInternalServerError)
+	_, resID := b.create(t, oneRunTemplate, map[string]any{"url": ws.url})
+	require.NoError(t, b.engine.Start(context.Background()))
+	stopped := callThenStop(t, b, resID, ws)
+	time.Sleep(50 * time.Millisecond) // Stop has begun
+	ws.answer()                       // the step fails, well within the grace
+	<-stopped
+
+	r, _, steps := b.read(t, resID)
+	require.Equal(t, state.ServerError, steps["call"].State)
+	require.Equal(t, 1, r.RunCount, "the failed run is counted")
+	require.Equal(t, state.ResBlockedMaxRetries, r.State)
+}
+
+// A cycle still waiting for its template's resource when the stop's grace
+// ends is cut short too: not counted, and due at once (not in the ten
+// minutes of a resource refused).
+func TestRunWaitingForTheTemplateAtAStopIsDueAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *engine.Config) {
+		c.ShutdownGrace = 300 * time.Millisecond
+		l, err := resource.NewLimiter(map[string]int{"template:one-run": 1}, time.Minute)
+		require.NoError(t, err)
+		c.Resources = l
+	})
+	ws := waitingServer(t)
+	_, holder := b.create(t, oneRunTemplate, map[string]any{"url": ws.url})
+	_, waiter := b.create(t, oneRunTemplate, map[string]any{"url": ws.url})
+	require.NoError(t, b.engine.Start(context.Background()))
+	b.engine.Launch(holder)
+	require.Eventually(t, func() bool { return ws.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	b.engine.Launch(waiter) // waits for the template's resource
+	require.Eventually(t, func() bool {
+		r, _, _ := b.read(t, waiter)
+		return r.State == state.ResRunning
+	}, 10*time.Second, 5*time.Millisecond)
+	b.engine.Stop()
+
+	r, _, _ := b.read(t, waiter)
+	require.Equal(t, 0, r.RunCount, "the cut run is not counted (state %s)", r.State)
+	require.NotNil(t, r.NextRetry)
+	require.False(t, r.NextRetry.After(b.clock.Now()), "due at once, not at %v", r.NextRetry)
 }
 
 // callThenStop launches resID on b, waits until its step calls ws, then

@@ -409,6 +409,19 @@ func (c *cycle) run() {
 	// The template's own resource is held for the whole cycle; without it
 	// the resolution waits ten minutes, as in µTask.
 	release, err := c.e.cfg.Resources.Acquire(c.e.ctx, []string{"template:" + c.task.TemplateName})
+	if err != nil && c.e.stopping() {
+		// The stop came while the cycle waited for the resource: the run
+		// was cut short, not refused. It is not counted, and the
+		// resolution is due at once.
+		now := c.e.cfg.Now().UTC()
+		c.res.State = state.ResToAutorunDelayed
+		c.res.NextRetry = &now
+		c.res.RunCount = max(0, c.res.RunCount-1)
+		c.res.LastStop = &now
+		c.task.LastActivity = now
+		c.save(true)
+		return
+	}
 	if err != nil {
 		now := c.e.cfg.Now().UTC()
 		next := now.Add(templateLockDelay)
@@ -662,6 +675,21 @@ func (c *cycle) writeTx(ctx context.Context, tx store.Tx, withResolution bool) e
 	return nil
 }
 
+// cutByStop reports whether the instance is stopping and no step of the
+// resolution failed: an end in ERROR or CRASHED is then the stop's doing.
+func (c *cycle) cutByStop() bool {
+	if !c.e.stopping() {
+		return false
+	}
+	for _, name := range c.order {
+		switch c.steps[name].row.State {
+		case state.ServerError, state.AfterrunError, state.ClientError, state.FatalError:
+			return false
+		}
+	}
+	return true
+}
+
 // endState is the resolution state the steps call for (DONE when every step
 // is settled).
 func (c *cycle) endState() string {
@@ -735,13 +763,13 @@ func (c *cycle) finish() {
 		}
 		task.Result = result
 	case state.ResError, state.ResCrashed:
-		if c.e.stopping() {
-			// The instance is stopping: the steps it did not start end
-			// TO_RETRY, those it interrupted stay RUNNING. This run was cut
-			// short, not failed: it does not count against the run limit,
-			// and the resolution is due at once, for another instance or
-			// this one's next start (a CRASHED one is recovered once this
-			// instance is seen dead).
+		if c.cutByStop() {
+			// The steps the stopping instance did not start end TO_RETRY,
+			// those it interrupted stay RUNNING, and none failed: this run
+			// was cut short, not failed. It does not count against the run
+			// limit, and the resolution is due at once, for another
+			// instance or this one's next start (a CRASHED one is recovered
+			// once this instance is seen dead).
 			res.RunCount = max(0, res.RunCount-1)
 			if end == state.ResError {
 				res.NextRetry = &now

@@ -617,17 +617,25 @@ type waitServer struct {
 	calls  atomic.Int32
 }
 
+// waitingServer starts a waitServer answering 200.
 func waitingServer(t *testing.T) *waitServer {
+	t.Helper()
+	return waitingServerAnswering(t, http.StatusOK)
+}
+
+// waitingServerAnswering starts a waitServer answering status.
+func waitingServerAnswering(t *testing.T, status int) *waitServer {
 	t.Helper()
 	release := make(chan struct{})
 	var once sync.Once
 	ws := &waitServer{answer: func() { once.Do(func() { close(release) }) }}
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws.calls.Add(1)
 		select {
 		case <-release:
 		case <-r.Context().Done():
 		}
+		w.WriteHeader(status)
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(ws.answer) // before Close, which waits for the requests
