@@ -358,7 +358,8 @@ func Start(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	mx.Start(ctx)
 	go func() { s.served <- s.http.Serve(ln) }()
-	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbLabel, "instance_id", instanceID, "pid", os.Getpid())
+	log.Info("utask is serving", "addr", ln.Addr().String(), "database", dbLabel, "instance_id", instanceID,
+		"pid", os.Getpid())
 	return s, nil
 }
 
