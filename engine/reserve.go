@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"context"
+	"time"
+
+	"github.com/utask/utask/state"
 	"github.com/utask/utask/store"
 )
 
@@ -54,15 +58,47 @@ func (r *Reservation) Start(task *store.Task, res *store.Resolution) {
 		defer e.wg.Done()
 		p, err := e.plan(e.ctx, e.cfg.Store, task.TemplateVersion)
 		if err != nil {
-			// TODO: the resolution stays RUNNING on this instance until the
-			// instance stops and another takes it over, as a resolution
-			// whose Launch fails stays AUTORUNNING; recording the failure
-			// on the resolution would let it be retried at once.
 			e.log.ErrorContext(e.ctx, "engine: start cycle", "resolution_id", res.PublicID, "err", err)
 			r.Cancel()
+			e.giveBack(res.PublicID)
 			return
 		}
 		c := newCycle(e, res, task, p, nil)
 		c.run() // releases the slot and the lock
 	}()
+}
+
+// giveBack makes a resolution stored RUNNING for a reserved cycle that could
+// not start runnable by any instance again (TO_AUTORUN, held by none, the
+// run not counted), so that it is retried at once rather than once this
+// instance is seen dead. It does nothing to a resolution that changed
+// meanwhile; a failure is logged, and the resolution is then recovered
+// with this instance's work.
+func (e *Engine) giveBack(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := func() error {
+		tx, err := e.cfg.Store.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+		res, err := tx.ResolutionLock(ctx, id)
+		if err != nil {
+			return err
+		}
+		if res.State != state.ResRunning || res.InstanceID == nil || *res.InstanceID != e.cfg.InstanceID {
+			return nil
+		}
+		res.State, res.InstanceID, res.RunCount = state.ResToAutorun, nil, max(0, res.RunCount-1)
+		if err := tx.ResolutionUpdate(ctx, res); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}()
+	if err != nil {
+		e.log.ErrorContext(ctx, "engine: give back a resolution that did not start", "resolution_id", id, "err", err)
+		return
+	}
+	e.Wake()
 }
