@@ -274,7 +274,9 @@ func (l *loader) create(ctx context.Context, base string) (string, time.Time, er
 }
 
 // follow polls task id, first after wait, until it is DONE, BLOCKED, in
-// another final state, or too old, and records the outcome.
+// another final state, or too old, and records the outcome. It polls the
+// server that created the task, and the next one of -url after a failed
+// call.
 func (l *loader) follow(ctx context.Context, base, id string, created time.Time, wait time.Duration) {
 	deadline := created.Add(l.opts.taskTimeout)
 	if !sleep(ctx, wait) {
@@ -290,6 +292,9 @@ func (l *loader) follow(ctx context.Context, base, id string, created time.Time,
 			return
 		case err != nil:
 			l.stats.addError("poll", err)
+			// The instance that created the task may be down (restarting):
+			// the others serve it as well.
+			base = l.otherURL(base)
 		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 			l.stats.addBackPressure(status)
 			if !sleep(ctx, retryAfter) {
@@ -324,6 +329,17 @@ func (l *loader) follow(ctx context.Context, base, id string, created time.Time,
 			return
 		}
 	}
+}
+
+// otherURL is the server URL after base in -url's list (base itself when
+// the list has one).
+func (l *loader) otherURL(base string) string {
+	for i, u := range l.opts.urls {
+		if u == base {
+			return l.opts.urls[(i+1)%len(l.opts.urls)]
+		}
+	}
+	return base
 }
 
 // isFinal tells whether a task in state s will not become DONE by itself.

@@ -144,6 +144,35 @@ func TestBenchRoundRobin(t *testing.T) {
 	require.Equal(t, 4, b.posts)
 }
 
+// A poll that fails (the server that created the task is down) goes on
+// through the next server of the list, which serves the same tasks.
+func TestBenchPollsAnotherServerAfterAFailure(t *testing.T) {
+	t.Parallel()
+	f := &fakeServer{polls: map[string]int{}, users: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /task", f.create)
+	mux.HandleFunc("GET /task/{id}", f.get)
+	healthy := httptest.NewServer(mux)
+	t.Cleanup(healthy.Close)
+	// The other one creates tasks, then hangs up on every poll.
+	down := http.NewServeMux()
+	down.HandleFunc("POST /task", f.create)
+	down.HandleFunc("GET /task/{id}", func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	})
+	failing := httptest.NewServer(down)
+	t.Cleanup(failing.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	rep, err := bench(context.Background(), testOptions([]string{failing.URL, healthy.URL}, 8, 2), log, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 8, rep.Completed, "every task followed to DONE")
+	require.NotEmpty(t, rep.Errors, "the failed polls are counted")
+}
+
 func TestBenchMeasuresOwnProcess(t *testing.T) {
 	t.Parallel()
 	_, u := newFakeServer(t, false)
