@@ -102,7 +102,8 @@ func newFlagSet(name string, v *flagValues) *flag.FlagSet {
 		"base directory of the script action (env SCRIPTS)")
 	fs.StringVar(&v.region, "region", DefaultRegion, "region label exposed to templates (env REGION)")
 	fs.IntVar(&v.httpPort, "http-port", DefaultHTTPPort, "HTTP listening port, 0 for any free port (env SERVER_PORT)")
-	fs.StringVar(&v.httpHost, "http-host", "", "HTTP listening address, empty for every interface (env SERVER_HOST)")
+	fs.StringVar(&v.httpHost, "http-host", "",
+		"HTTP listening address, empty for every interface (env SERVER_HOST)")
 	fs.BoolVar(&v.debug, "debug", false, "log at debug level (env DEBUG)")
 	fs.BoolVar(&v.maintenanceMode, "maintenance-mode", false,
 		"refuse API writes and do not start the collectors (env MAINTENANCE_MODE)")

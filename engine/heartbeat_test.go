@@ -3,8 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,17 +35,7 @@ func (s *partitionStore) InstanceHeartbeat(ctx context.Context, id int64, now ti
 // its own, not orphaned work for the leader to take over.
 func TestInstanceTakenForDeadRejoins(t *testing.T) {
 	t.Parallel()
-	hold := make(chan struct{})
-	var calls atomic.Int32
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-		}
-		_, _ = w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(slow.Close)
+	slow := waitingServer(t)
 
 	var (
 		mu    sync.Mutex
@@ -60,8 +48,6 @@ func TestInstanceTakenForDeadRejoins(t *testing.T) {
 		mu.Unlock()
 		c.Store = p
 	})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(hold) }) })
 
 	var leader, victim *testBundle
 	require.Eventually(t, func() bool {
@@ -92,23 +78,9 @@ func TestInstanceTakenForDeadRejoins(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 
 	// It now runs a resolution, alive and well.
-	_, resID := victim.create(t, `
-name: slow-call
-description: one slow call
-title_format: slow call
-inputs:
-  - name: url
-steps:
-  call:
-    description: the slow call
-    action:
-      type: http
-      configuration:
-        url: "{{.input.url}}"
-        method: GET
-`, map[string]any{"url": slow.URL})
+	_, resID := victim.create(t, waitForCallTemplate, map[string]any{"url": slow.url})
 	victim.engine.Launch(resID)
-	require.Eventually(t, func() bool { return calls.Load() >= 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return slow.calls.Load() >= 1 }, 10*time.Second, 5*time.Millisecond)
 
 	// A few maintenance rounds of the leader (every 200 ms here).
 	time.Sleep(1500 * time.Millisecond)

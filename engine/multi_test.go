@@ -150,20 +150,7 @@ func TestWakeFromAnInstanceWithASlowerClockIsKept(t *testing.T) {
 // the first's by lag, wake a resolution after (in real time) the first
 // started a cycle of it, and checks that the resolution runs again.
 func wakeDuringACycle(t *testing.T, lag, after time.Duration) {
-	hold := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-		}
-		_, _ = w.Write([]byte(`{}`))
-	}))
-	t.Cleanup(slow.Close)
+	slow := waitingServer(t)
 	var (
 		mu sync.Mutex
 		n  int
@@ -196,9 +183,9 @@ steps:
     dependencies: [call]
     action:
       type: wait
-`, map[string]any{"url": slow.URL})
+`, map[string]any{"url": slow.url})
 	bs[0].engine.Launch(resID)
-	<-entered
+	require.Eventually(t, func() bool { return slow.calls.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
 
 	ctx := context.Background()
 	running, err := bs[1].db.ResolutionGet(ctx, resID)
@@ -207,7 +194,7 @@ steps:
 	require.Equal(t, 1, running.RunCount)
 	time.Sleep(after) // a wake-up strictly after the start, in real time
 	require.NoError(t, bs[1].engine.WakeResolution(ctx, resID))
-	close(hold)
+	slow.answer()
 
 	require.Eventually(t, func() bool {
 		res, err := bs[1].db.ResolutionGet(ctx, resID)

@@ -97,7 +97,8 @@ func (e *Engine) giveBack(id string) {
 		return tx.Commit(ctx)
 	}()
 	if err != nil {
-		e.log.ErrorContext(ctx, "engine: give back a resolution that did not start", "resolution_id", id, "err", err)
+		e.log.ErrorContext(ctx, "engine: give back a resolution that did not start",
+			"resolution_id", id, "err", err)
 		return
 	}
 	e.Wake()

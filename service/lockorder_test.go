@@ -131,12 +131,7 @@ func TestEditTaskAndCancelDoNotDeadlock(t *testing.T) {
 	url, db, hs, svc := lockOrderService(t)
 	root := auth.Identity{Username: "root"}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
-		service.CreateTaskRequest{TemplateName: "lock-order"})
-	require.NoError(t, err)
-	res, err := svc.CreateResolution(ctx, auth.Identity{Username: "owner"},
-		service.CreateResolutionRequest{TaskID: task.ID})
-	require.NoError(t, err)
+	task, res := lockOrderTask(t, svc)
 	// Paused before its first cycle (the test runner runs nothing).
 	require.NoError(t, svc.PauseResolution(ctx, root, res.ID, false))
 	r, err := db.ResolutionGet(ctx, res.ID)
@@ -177,12 +172,7 @@ func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
 	url, db, hs, svc := lockOrderService(t)
 	root := auth.Identity{Username: "root"}
 
-	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
-		service.CreateTaskRequest{TemplateName: "lock-order"})
-	require.NoError(t, err)
-	_, err = svc.CreateResolution(ctx, auth.Identity{Username: "owner"},
-		service.CreateResolutionRequest{TaskID: task.ID})
-	require.NoError(t, err)
+	task, _ := lockOrderTask(t, svc)
 	// The task waits for its callback (a step of a real run would).
 	stored, err := db.TaskGet(ctx, task.ID)
 	require.NoError(t, err)
@@ -215,4 +205,18 @@ func TestDeleteTaskAndCallbackDoNotDeadlock(t *testing.T) {
 	require.NoError(t, deleteErr, "DELETE /task/{id}")
 	require.Equal(t, service.KindNotFound, service.KindOf(callErr),
 		"the call finds its callback gone: %v", callErr)
+}
+
+// lockOrderTask creates a task of the lock-order template and its
+// resolution, by a manager.
+func lockOrderTask(t *testing.T, svc *service.Service) (*service.Task, *service.Resolution) {
+	t.Helper()
+	ctx := context.Background()
+	task, err := svc.CreateTask(ctx, auth.Identity{Username: "bob"},
+		service.CreateTaskRequest{TemplateName: "lock-order"})
+	require.NoError(t, err)
+	res, err := svc.CreateResolution(ctx, auth.Identity{Username: "owner"},
+		service.CreateResolutionRequest{TaskID: task.ID})
+	require.NoError(t, err)
+	return task, res
 }

@@ -167,7 +167,8 @@ func TestBenchPollsAnotherServerAfterAFailure(t *testing.T) {
 	t.Cleanup(failing.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	rep, err := bench(context.Background(), testOptions([]string{failing.URL, healthy.URL}, 8, 2), log, io.Discard)
+	opts := testOptions([]string{failing.URL, healthy.URL}, 8, 2)
+	rep, err := bench(context.Background(), opts, log, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, 8, rep.Completed, "every task followed to DONE")
 	require.NotEmpty(t, rep.Errors, "the failed polls are counted")

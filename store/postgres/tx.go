@@ -84,7 +84,9 @@ func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
 // sent.
 //
 // The insert is deferred (see Tx).
-func (t *Tx) TaskCreate(_ context.Context, task *store.Task, r *store.Resolution, e *store.AuditEntry) error {
+func (t *Tx) TaskCreate(_ context.Context, task *store.Task, r *store.Resolution,
+	e *store.AuditEntry,
+) error {
 	what := "create task " + task.PublicID
 	args, err := t.s.taskCreateArgs(task, r, e)
 	if err != nil {

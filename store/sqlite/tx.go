@@ -53,7 +53,9 @@ func (t *Tx) TaskInsert(ctx context.Context, task *store.Task) error {
 // TaskCreate inserts a new task, its resolution when r is not nil, and the
 // audit entry of the creation. A refused insert fails the transaction:
 // Commit then commits nothing.
-func (t *Tx) TaskCreate(ctx context.Context, task *store.Task, r *store.Resolution, e *store.AuditEntry) error {
+func (t *Tx) TaskCreate(ctx context.Context, task *store.Task, r *store.Resolution,
+	e *store.AuditEntry,
+) error {
 	err := t.TaskInsert(ctx, task)
 	if err == nil && r != nil {
 		r.TaskID = task.ID

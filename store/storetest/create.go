@@ -40,7 +40,8 @@ func createBehaviours() []behaviour {
 
 			gotTask, err := b.s.TaskGet(b.ctx, task.PublicID)
 			require.NoError(t, err)
-			wantTask.ID, wantTask.ResolutionPublicID, wantTask.ResolverUsername = task.ID, r.PublicID, r.ResolverUsername
+			wantTask.ID, wantTask.ResolutionPublicID = task.ID, r.PublicID
+			wantTask.ResolverUsername = r.ResolverUsername
 			wantTask.Created, wantTask.LastActivity = stored(task.Created), stored(task.LastActivity)
 			require.Equal(t, &wantTask, gotTask)
 
